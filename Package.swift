@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+// Coffer: a FUSE filesystem that mounts an S3 bucket as a local directory.
+import PackageDescription
+
+let package = Package(
+    name: "Coffer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "coffer", targets: ["coffer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, each wrapped by exactly one Swift module (`internal import`).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+
+        // Hashes, HMAC and random bytes over OpenSSL's EVP API.
+        .target(name: "CofferCrypto", dependencies: ["COpenSSL"]),
+        // HTTP transport over libcurl's multi interface.
+        .target(name: "CofferHTTP", dependencies: ["CCurl", "CCurlShims"]),
+        // What every AWS client needs: SigV4, credentials, XML, retries.
+        .target(name: "CofferAWS", dependencies: [
+            "CofferHTTP", "CofferCrypto", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The `ObjectStore` protocol, its value types and an in-memory store.
+        .target(name: "CofferObjectStore"),
+        // The S3 client and its `ObjectStore` conformance.
+        .target(name: "CofferS3", dependencies: [
+            "CofferAWS", "CofferHTTP", "CofferCrypto", "CofferObjectStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "coffer", dependencies: [
+            "CofferS3", "CofferObjectStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Test support: launching moto, fake HTTP endpoints, temporary files.
+        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP"], path: "Tests/CofferTestSupport"),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
+        .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"]),
+        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"]),
+        .testTarget(name: "CofferObjectStoreTests", dependencies: [
+            "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",
+        ]),
+    ]
+)

@@ -1,0 +1,98 @@
+import Foundation
+
+/// A local S3 server (moto, through `scripts/s3server.py`) started for one test or suite on a free loopback port.
+///
+/// The server exits by itself if the test process dies; call `stop()` (or let it deinit) to end it sooner.
+public final class MotoServer: @unchecked Sendable {
+    /// The port it listens on, on 127.0.0.1.
+    public let port: Int
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+    /// The file where every request is logged (see `requests()`).
+    public let logPath: String
+    private let process: Process
+    private let lock = NSLock()
+
+    /// Starts a server and waits until it answers.
+    /// - Parameters:
+    ///   - authActions: when set, the first `authActions` requests are unauthenticated and every later request
+    ///     must be correctly signed and allowed by IAM (moto's `INITIAL_NO_AUTH_ACTION_COUNT`).
+    ///   - delayMilliseconds: added latency per request.
+    public init(authActions: Int? = nil, delayMilliseconds: Int = 0) throws {
+        port = try TestPorts.free()
+        endpoint = "http://127.0.0.1:\(port)"
+        logPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("coffer-moto-\(port)-\(UUID().uuidString).tsv").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "\(port)", "--log", logPath, "--watch-parent"]
+        if let authActions { arguments += ["--auth-actions", "\(authActions)"] }
+        if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+            environment.removeValue(forKey: name)
+        }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !TestPorts.isListening(port) {
+            guard process.isRunning else { throw TestSupportError("moto server exited at start (is moto[server] installed? run scripts/install-deps.sh)") }
+            guard Date() < deadline else {
+                stop()
+                throw TestSupportError("moto server did not answer on port \(port) within 30 s")
+            }
+            usleep(50_000)
+        }
+    }
+
+    deinit { stop() }
+
+    /// Stops the server and removes its log.
+    public func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Every request logged so far, oldest first.
+    public func requests() -> [LoggedRequest] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap(LoggedRequest.init(line:))
+    }
+
+    /// Forgets the requests logged so far, so a test can count what one operation costs.
+    public func resetLog() {
+        _ = try? FileHandle(forWritingTo: URL(fileURLWithPath: logPath)).truncate(atOffset: 0)
+    }
+}
+
+/// One line of the server's request log.
+public struct LoggedRequest: Sendable, CustomStringConvertible {
+    public let method: String
+    public let path: String
+    public let query: String
+    public let isCopy: Bool
+    public let range: String
+    public let status: Int
+
+    init?(line: Substring) {
+        let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        guard f.count >= 10 else { return nil }
+        method = f[2]; path = f[3]; query = f[4]; isCopy = f[5] == "1"; range = f[6]; status = Int(f[8]) ?? 0
+    }
+
+    public var description: String { "\(method) \(path)\(query.isEmpty ? "" : "?" + query) -> \(status)" }
+}
+
+/// An error in the test scaffolding itself.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Coffer's local S3 server: moto's server app (S3, IAM, STS, KMS) on a loopback port, with extras for tests.
+
+Same app as `moto_server`, plus:
+  --log FILE        append one TSV line per request: t_start, seconds, method, path, query, copy(0/1), range,
+                    request bytes, status, response bytes. Tests and benchmarks count S3 requests from it.
+  --delay-ms N      sleep N ms before each request (emulates the round trip to real S3; loopback has no netem).
+  --watch-parent    exit when the process that started us goes away, so a crashed test leaves no server behind.
+  --auth-actions N  sets INITIAL_NO_AUTH_ACTION_COUNT=N: the first N requests are unauthenticated (create IAM
+                    users then); every later request must carry a valid SigV4 signature and pass IAM policies.
+"""
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+
+class RequestLog:
+    """WSGI middleware: optional delay, then one log line per request once its response is sent."""
+
+    def __init__(self, app, path, delay_s):
+        self.app = app
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.out = open(path, "a", buffering=1) if path else None
+
+    def _write(self, fields):
+        if self.out is None:
+            return
+        line = "\t".join(str(x).replace("\t", "\\t").replace("\n", "\\n") for x in fields)
+        with self.lock:
+            self.out.write(line + "\n")
+
+    def __call__(self, environ, start_response):
+        started = time.time()
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        fields = [
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            1 if environ.get("HTTP_X_AMZ_COPY_SOURCE") else 0,
+            environ.get("HTTP_RANGE", ""),
+            environ.get("CONTENT_LENGTH") or "0",
+        ]
+        status = ["?"]
+
+        def recording_start_response(line, headers, exc_info=None):
+            status[0] = line.split(" ", 1)[0]
+            return start_response(line, headers, exc_info)
+
+        body = self.app(environ, recording_start_response)
+        log = self
+
+        class Body:
+            sent = 0
+
+            def __iter__(self):
+                for chunk in body:
+                    self.sent += len(chunk)
+                    yield chunk
+
+            def close(self):
+                try:
+                    if hasattr(body, "close"):
+                        body.close()
+                finally:
+                    log._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, status[0], self.sent])
+
+        return Body()
+
+
+def watch_parent():
+    parent = os.getppid()
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument("--log")
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--watch-parent", action="store_true")
+    parser.add_argument("--auth-actions", type=int)
+    args = parser.parse_args()
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        sys.exit("s3server: refusing to listen on a non-loopback address")
+    if args.auth_actions is not None:
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(args.auth_actions)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    from werkzeug.serving import run_simple
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.watch_parent:
+        threading.Thread(target=watch_parent, daemon=True).start()
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0), threaded=True)
+
+
+if __name__ == "__main__":
+    main()
