@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "coffer", targets: ["coffer"]),
+        .executable(name: "coffer-s3-bench", targets: ["coffer-s3-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,9 +39,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Benchmark of the S3 client alone (scripts/bench/s3-heads.sh).
+        .executableTarget(name: "coffer-s3-bench", dependencies: ["CofferS3", "CofferAWS", "CofferHTTP"]),
 
         // Test support: launching moto, fake HTTP endpoints, temporary files.
-        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP"], path: "Tests/CofferTestSupport"),
+        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS"], path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"]),
         .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"]),

@@ -8,6 +8,10 @@ Same app as `moto_server`, plus:
   --watch-parent    exit when the process that started us goes away, so a crashed test leaves no server behind.
   --auth-actions N  sets INITIAL_NO_AUTH_ACTION_COUNT=N: the first N requests are unauthenticated (create IAM
                     users then); every later request must carry a valid SigV4 signature and pass IAM policies.
+
+Signature checks use the request URI exactly as it arrived. Stock moto 5.2.1 verifies signatures against the URL
+as werkzeug re-quotes it, so correctly signed requests whose key or query holds characters such as + & ! ( ) *
+, : ; = @ ' / (in a query value) or any non-ASCII character fail with SignatureDoesNotMatch, even from boto3.
 """
 import argparse
 import logging
@@ -16,6 +20,29 @@ import signal
 import sys
 import threading
 import time
+
+
+_current = threading.local()
+
+
+def verify_signatures_on_raw_uri():
+    """Makes moto's SigV4 check see the path and query exactly as the client sent and signed them."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate(self, iam_request_cls, resource="*"):
+        raw = getattr(_current, "raw_uri", None)
+        if not raw:
+            return original(self, iam_request_cls, resource)
+        saved = self.uri
+        self.uri = "http://raw" + raw
+        try:
+            return original(self, iam_request_cls, resource)
+        finally:
+            self.uri = saved
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate
 
 
 class RequestLog:
@@ -36,6 +63,7 @@ class RequestLog:
 
     def __call__(self, environ, start_response):
         started = time.time()
+        _current.raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if self.delay_s:
             time.sleep(self.delay_s)
         fields = [
@@ -99,6 +127,7 @@ def main():
     from werkzeug.serving import run_simple
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    verify_signatures_on_raw_uri()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.watch_parent:

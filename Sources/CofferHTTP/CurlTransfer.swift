@@ -64,6 +64,8 @@ final class CurlTransfer: @unchecked Sendable {
         _ = coffer_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
         if let ca = options.caBundlePath { _ = coffer_curl_setopt_ptr(easy, CURLOPT_CAINFO, ca) }
         _ = coffer_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        // S3 keys may contain "." and ".." segments: send the path exactly as given.
+        _ = coffer_curl_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
         _ = coffer_curl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         _ = coffer_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         _ = coffer_curl_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, nil)

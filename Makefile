@@ -1,0 +1,45 @@
+# Coffer — see README.md. `make test` runs every test; `make run` starts the demo.
+SWIFT ?= swift
+CONFIG ?= debug
+BUILD_FLAGS ?=
+
+.PHONY: all build release test test-unit deps fmt run stop bench clean s3-start s3-stop
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	$(SWIFT) build -c $(CONFIG) $(BUILD_FLAGS)
+
+release:
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+
+# Every test: unit tests and integration tests against moto servers the tests start themselves.
+test: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build --disable-xctest $(BUILD_FLAGS)
+
+fmt:
+	@if $(SWIFT) format --version >/dev/null 2>&1; then \
+		$(SWIFT) format --in-place --recursive Sources Tests Package.swift; \
+	else echo "swift-format is not available in this toolchain"; fi
+
+run: deps build
+	@bash scripts/run-demo.sh
+
+stop:
+	@bash scripts/run-demo.sh stop
+
+s3-start:
+	@bash scripts/local-s3.sh start
+
+s3-stop:
+	@bash scripts/local-s3.sh stop
+
+bench: deps
+	@bash scripts/bench/run.sh
+
+clean:
+	rm -rf .build .coffer
