@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "coffer", dependencies: [
-            "CofferS3", "CofferObjectStore",
+            "CofferS3", "CofferAWS", "CofferHTTP", "CofferObjectStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,8 +45,9 @@ let package = Package(
         // Test support: launching moto, fake HTTP endpoints, temporary files.
         .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS"], path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
-        .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"]),
-        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"]),
+        .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),
+        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"],
+                    exclude: ["Resources"]),
         .testTarget(name: "CofferObjectStoreTests", dependencies: [
             "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",
         ]),

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CofferAWS
+import CofferHTTP
+import CofferS3
+import Foundation
+import Logging
+
+/// Options that say how to reach S3, shared by every command.
+struct S3Options: ParsableArguments {
+    @Option(name: .customLong("endpoint-url"), help: ArgumentHelp(
+        "An S3-compatible endpoint such as http://127.0.0.1:5000 (default: AWS; also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
+        valueName: "url"))
+    var endpointURL: String?
+
+    @Option(help: "The bucket's region (default: AWS_REGION, the profile's region, or discovered from the bucket).")
+    var region: String?
+
+    @Option(help: "A profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE or 'default').")
+    var profile: String?
+
+    @Flag(name: .customLong("path-style"), help: "Put the bucket in the URL path instead of the host name.")
+    var pathStyle = false
+
+    @Option(name: .customLong("ca-bundle"), help: ArgumentHelp("Verify TLS against this CA bundle file.", valueName: "path"))
+    var caBundle: String?
+
+    @Flag(name: .shortAndLong, help: "Log each step (to standard error).")
+    var verbose = false
+
+    /// A client for `bucket`, with the bucket's region verified (and discovered when not given).
+    func verifiedClient(bucket: String, logger: Logger) async throws -> S3Client {
+        let environment = ProcessInfo.processInfo.environment
+        var transportOptions = CurlTransport.Options()
+        transportOptions.caBundlePath = caBundle
+        let transport = CurlTransport(options: transportOptions)
+        let context = CredentialsContext(environment: environment, transport: transport, logger: logger)
+        let credentials = DefaultCredentialsChain(profile: profile, context: context)
+        var resolvedRegion = region
+        let explicit = region != nil || S3Configuration.regionFromEnvironment(environment) != nil
+        if resolvedRegion == nil { resolvedRegion = S3Configuration.regionFromEnvironment(environment) }
+        if resolvedRegion == nil {
+            resolvedRegion = try await AWSSharedConfig.resolveRegion(environment: environment, explicitProfile: profile)
+        }
+        let configuration = S3Configuration(
+            bucket: bucket, region: resolvedRegion ?? "us-east-1", regionIsExplicit: explicit,
+            endpointURL: endpointURL ?? S3Configuration.endpointFromEnvironment(environment),
+            addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport)
+        return try await S3Client(configuration: configuration, logger: logger).verifiedForBucketRegion()
+    }
+
+    /// A logger to standard error; verbose shows each step.
+    func makeLogger() -> Logger {
+        var logger = Logger(label: "coffer")
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+}
+
+/// `s3://bucket[/prefix]` taken apart.
+struct S3Location: ExpressibleByArgument, CustomStringConvertible {
+    var bucket: String
+    var prefix: String
+
+    init?(argument: String) {
+        guard argument.hasPrefix("s3://") else { return nil }
+        let rest = argument.dropFirst(5)
+        let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, !first.isEmpty else { return nil }
+        bucket = String(first)
+        prefix = parts.count > 1 ? String(parts[1]) : ""
+    }
+
+    var description: String { "s3://\(bucket)/\(prefix)" }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
