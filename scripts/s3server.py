@@ -129,6 +129,8 @@ def main():
 
     verify_signatures_on_raw_uri()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # A parent that started us from a thread with SIGTERM blocked would otherwise be unable to stop us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.watch_parent:
         threading.Thread(target=watch_parent, daemon=True).start()

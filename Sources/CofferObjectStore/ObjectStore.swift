@@ -37,7 +37,8 @@ public protocol ObjectStore: Sendable {
     /// Deletes up to 1000 keys in one request (S3 DeleteObjects). Returns the keys that could not be deleted.
     func delete(keys: [String]) async throws(ObjectStoreError) -> [DeleteFailure]
 
-    /// Starts a multipart upload. Returns its upload id.
+    /// Starts a multipart upload. Returns its upload id. `options.condition` is not used here: S3 checks write
+    /// conditions when the upload completes, so pass them to `completeMultipartUpload(_:uploadId:parts:condition:)`.
     func createMultipartUpload(_ key: String, options: PutOptions) async throws(ObjectStoreError) -> String
 
     /// Uploads part `partNumber` (1...10000) of a multipart upload. Returns the part's ETag.
@@ -49,8 +50,10 @@ public protocol ObjectStore: Sendable {
                         range: Range<UInt64>?) async throws(ObjectStoreError) -> String
 
     /// Completes a multipart upload from its parts, in order. Returns the object's ETag.
-    func completeMultipartUpload(_ key: String, uploadId: String,
-                                 parts: [CompletedPart]) async throws(ObjectStoreError) -> String
+    /// - Parameter condition: checked against the object the upload would replace (`If-None-Match: *` or `If-Match`
+    ///   on CompleteMultipartUpload); `.preconditionFailed` leaves the upload in place to be aborted.
+    func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart],
+                                 condition: WriteCondition?) async throws(ObjectStoreError) -> String
 
     /// Abandons a multipart upload and frees its parts.
     func abortMultipartUpload(_ key: String, uploadId: String) async throws(ObjectStoreError)
@@ -69,6 +72,13 @@ extension ObjectStore {
     @discardableResult
     public func put(_ key: String, bytes: [UInt8]) async throws(ObjectStoreError) -> String {
         try await put(key, body: .bytes(bytes), options: PutOptions())
+    }
+
+    /// Completes a multipart upload unconditionally.
+    @discardableResult
+    public func completeMultipartUpload(_ key: String, uploadId: String,
+                                        parts: [CompletedPart]) async throws(ObjectStoreError) -> String {
+        try await completeMultipartUpload(key, uploadId: uploadId, parts: parts, condition: nil)
     }
 
     /// Every key under `prefix`, following continuation tokens, without a delimiter.

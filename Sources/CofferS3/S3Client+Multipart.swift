@@ -28,11 +28,15 @@ extension S3Client {
     /// Fills a part with `range` of an existing object of this bucket, server-side (S3 UploadPartCopy).
     public func uploadPartCopy(_ key: String, uploadId: String, partNumber: Int, source: String,
                                range: Range<UInt64>?, sourceETag: String? = nil) async throws(S3Error) -> String {
+        if let range, range.isEmpty {
+            throw S3Error(code: .invalidRequest, message: "an empty source range cannot fill a part", status: 0,
+                          operation: "UploadPartCopy", resource: "s3://\(configuration.bucket)/\(key)")
+        }
         var operation = Operation(name: "UploadPartCopy", method: "PUT", key: key,
                                   query: [("partNumber", "\(partNumber)"), ("uploadId", uploadId)])
         operation.mayHideErrorIn200 = true
         operation.headers.set("x-amz-copy-source", copySource(source))
-        if let range, !range.isEmpty {
+        if let range {
             operation.headers.set("x-amz-copy-source-range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
         }
         if let sourceETag { operation.headers.set("x-amz-copy-source-if-match", Self.quoted(sourceETag)) }
@@ -47,8 +51,10 @@ extension S3Client {
     /// Completing is not idempotent: when the outcome of an attempt is unknown (connection lost, 5xx), the client
     /// does not blindly repeat it. It asks ListParts whether the upload still exists: if so it tries again; if it
     /// is gone, it checks with HeadObject that the object now has the multipart ETag these parts produce.
+    /// - Parameter condition: `If-None-Match: *` or `If-Match` on the object the upload would replace.
     @discardableResult
-    public func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart]) async throws(S3Error) -> String {
+    public func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart],
+                                        condition: WriteCondition? = nil) async throws(S3Error) -> String {
         var body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts {
             body += "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLTree.escape(Self.quoted(part.etag)))</ETag></Part>"
@@ -57,6 +63,7 @@ extension S3Client {
         var operation = Operation(name: "CompleteMultipartUpload", method: "POST", key: key,
                                   query: [("uploadId", uploadId)], body: .bytes(Array(body.utf8)))
         operation.headers.set("Content-Type", "application/xml")
+        Self.applyCondition(condition, to: &operation.headers)
         operation.idempotent = false
         operation.mayHideErrorIn200 = true
         var attempt = 0

@@ -19,7 +19,7 @@ extension S3Client {
     public func getObject(_ key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil,
                           ifNoneMatch: String? = nil) async throws(S3Error) -> ObjectData {
         if let range, range.isEmpty {
-            return ObjectData(bytes: [], info: try await headObject(key))
+            return ObjectData(bytes: [], info: try await headForEmptyRange(key, ifMatch: ifMatch))
         }
         let operation = getOperation(key, range: range, ifMatch: ifMatch, ifNoneMatch: ifNoneMatch, sink: .memory)
         let response = try await perform(operation)
@@ -31,12 +31,22 @@ extension S3Client {
     public func getObject(_ key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil,
                           intoFile path: String, at fileOffset: UInt64) async throws(S3Error) -> (info: ObjectInfo, count: UInt64) {
         if let range, range.isEmpty {
-            return (try await headObject(key), 0)
+            return (try await headForEmptyRange(key, ifMatch: ifMatch), 0)
         }
         let operation = getOperation(key, range: range, ifMatch: ifMatch, ifNoneMatch: nil,
                                      sink: .file(path: path, offset: fileOffset))
         let response = try await perform(operation)
         return (try objectInfo(key: key, response: response, operation: "GetObject"), response.bodyCount)
+    }
+
+    /// S3 cannot return zero bytes of an object: an empty range is answered with HEAD, with `ifMatch` checked here.
+    private func headForEmptyRange(_ key: String, ifMatch: String?) async throws(S3Error) -> ObjectInfo {
+        let info = try await headObject(key)
+        if let ifMatch, Self.unquoted(ifMatch) != info.etag {
+            throw S3Error(code: .preconditionFailed, message: "the object's ETag is \(info.etag), not \(ifMatch)",
+                          status: 412, operation: "GetObject", resource: "s3://\(configuration.bucket)/\(key)")
+        }
+        return info
     }
 
     private func getOperation(_ key: String, range: Range<UInt64>?, ifMatch: String?, ifNoneMatch: String?,

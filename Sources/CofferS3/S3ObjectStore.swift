@@ -64,10 +64,10 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
-    public func completeMultipartUpload(_ key: String, uploadId: String,
-                                        parts: [CompletedPart]) async throws(ObjectStoreError) -> String {
+    public func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart],
+                                        condition: WriteCondition?) async throws(ObjectStoreError) -> String {
         try await mapped { () throws(S3Error) in
-            try await client.completeMultipartUpload(key, uploadId: uploadId, parts: parts)
+            try await client.completeMultipartUpload(key, uploadId: uploadId, parts: parts, condition: condition)
         }
     }
 

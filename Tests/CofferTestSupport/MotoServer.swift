@@ -55,8 +55,9 @@ public final class MotoServer: @unchecked Sendable {
     public func stop() {
         lock.lock()
         defer { lock.unlock() }
+        // SIGKILL, not SIGTERM: children spawned from Dispatch worker threads inherit a mask that blocks SIGTERM.
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
