@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "coffer-s3-bench", dependencies: ["CofferS3", "CofferAWS", "CofferHTTP"]),
 
         // Test support: launching moto, fake HTTP endpoints, temporary files.
-        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS"], path: "Tests/CofferTestSupport"),
+        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3"], path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
         .testTarget(name: "CofferHTTPTests", dependencies: ["CofferHTTP", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),

@@ -525,6 +525,29 @@ struct ObjectStoreContractTests {
     }
 
     @Test(arguments: backends)
+    func multipartCompletionHonoursWriteConditions(_ backend: Backend) async throws {
+        try await withStore(backend) { store, p in
+            let key = p + "guarded"
+            let existing = try await store.put(key, bytes: Array("old".utf8))
+            let id = try await store.createMultipartUpload(key, options: PutOptions())
+            let e1 = try await store.uploadPart(key, uploadId: id, partNumber: 1, body: .bytes(Array("new".utf8)))
+            let parts = [CompletedPart(partNumber: 1, etag: e1)]
+            await expectError(.preconditionFailed) { () async throws(ObjectStoreError) in
+                try await store.completeMultipartUpload(key, uploadId: id, parts: parts, condition: .doesNotExist)
+            }
+            if backend.behavesLikeS3(.ignoresMultipartIfMatch) {
+                await expectError(.preconditionFailed) { () async throws(ObjectStoreError) in
+                    try await store.completeMultipartUpload(key, uploadId: id, parts: parts,
+                                                            condition: .etagMatches(md5Hex([1, 2, 3])))
+                }
+            }
+            #expect(try await store.get(key).bytes == Array("old".utf8))
+            _ = try await store.completeMultipartUpload(key, uploadId: id, parts: parts, condition: .etagMatches(existing))
+            #expect(try await store.get(key).bytes == Array("new".utf8))
+        }
+    }
+
+    @Test(arguments: backends)
     func multipartFromFilesAndCompletingASubset(_ backend: Backend) async throws {
         try await withStore(backend) { store, p in
             let key = p + "subset"

@@ -1,5 +1,6 @@
 import CofferAWS
 import CofferHTTP
+import CofferS3
 import Foundation
 
 /// A moto server with signature checking and IAM on, a bucket, and three IAM users (see
@@ -38,6 +39,17 @@ public final class SignedMoto: Sendable {
             users[name] = AWSCredentials(accessKeyId: keys["access_key_id"] ?? "", secretAccessKey: keys["secret_access_key"] ?? "")
         }
         self.users = users
+    }
+
+    /// A client for the bucket as `user`, or with explicit credentials.
+    public func client(user: String = "full", credentials: AWSCredentials? = nil, bucket: String? = nil,
+                       retryPolicy: RetryPolicy = RetryPolicy()) -> S3Client {
+        let creds = credentials ?? users[user]!
+        let configuration = S3Configuration(bucket: bucket ?? self.bucket, region: "us-east-1",
+                                            endpointURL: server.endpoint,
+                                            credentials: StaticCredentialsProvider(creds), transport: transport,
+                                            retryPolicy: retryPolicy)
+        return S3Client(configuration: configuration)
     }
 
     /// Runs a command and returns its standard output; throws when it fails.
