@@ -17,6 +17,7 @@ let package = Package(
         // C libraries, each wrapped by exactly one Swift module (`internal import`).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         // Hashes, HMAC and random bytes over OpenSSL's EVP API.
@@ -34,7 +35,18 @@ let package = Package(
             "CofferAWS", "CofferHTTP", "CofferCrypto", "CofferObjectStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Read side: a block cache of object ranges fetched with ranged GETs.
+        .target(name: "CofferCache", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        // Write side: files staged on local disk and their upload (single PUT or parallel multipart).
+        .target(name: "CofferWriteBack", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        // The filesystem core: POSIX semantics over any ObjectStore.
+        .target(name: "CofferFS", dependencies: [
+            "CofferObjectStore", "CofferCache", "CofferWriteBack", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The FUSE adapter: libfuse's low-level callbacks translated into CofferFS calls.
+        .target(name: "CofferFUSE", dependencies: ["CFuse", "CofferFS", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "coffer", dependencies: [
+            "CofferFS", "CofferFUSE",
             "CofferS3", "CofferAWS", "CofferHTTP", "CofferObjectStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -49,6 +61,10 @@ let package = Package(
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"],
                     exclude: ["Resources"]),
+        .testTarget(name: "CofferCacheTests", dependencies: ["CofferCache", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferFSTests", dependencies: ["CofferFS", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferMountTests", dependencies: ["CofferTestSupport", "CofferS3", "CofferAWS"]),
         .testTarget(name: "CofferObjectStoreTests", dependencies: [
             "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",
         ]),

@@ -1,0 +1,268 @@
+import CofferObjectStore
+import Logging
+import Synchronization
+
+/// The read side of the filesystem: object bytes fetched with ranged GETs, in blocks, and kept in memory.
+///
+/// - **Blocks.** An object is cut into blocks of `blockSize` bytes (the last one may be shorter), cached by
+///   (key, ETag, index), so a new version of an object (a new ETag) never returns bytes of the old one. A read
+///   fetches only the blocks it touches that are not cached, each run of adjacent missing blocks in one ranged GET
+///   sent with `If-Match: <etag>`. A small random read costs one GET of one block.
+/// - **Block size.** 1 MiB by default, and the first fetch for a random read is a whole block too (not a smaller
+///   range): an S3 GET costs a round trip of 20–100 ms whatever its size, and the extra bytes of a 1 MiB range
+///   take a few ms more, which pay off as soon as a neighbouring byte is read (file headers, indexes, the
+///   kernel's own read-ahead). Fetching exactly the requested bytes would also leave partial blocks to track. For
+///   workloads of scattered tiny reads of huge objects, a smaller `blockSize` (e.g. 64–256 KiB) is the knob.
+/// - **Sharing.** Concurrent reads of a block share one fetch: the first read starts a `Task` for the GET and
+///   registers it for every block of the run; the others await that task. Awaiting never blocks a thread; the lock
+///   only guards in-memory bookkeeping.
+/// - **Read-ahead.** Sequential reads of an object (see `ReadAheadTracker`) fetch ahead in batches whose size
+///   doubles from one block up to `maxReadAhead` (at most a quarter of the capacity), in the same GET as the
+///   blocks the read needs when those are missing too. A `cat` of a large file therefore makes few GETs of up to
+///   `maxReadAhead` bytes, keeping one to two windows ahead of the reader. Random reads fetch no read-ahead.
+/// - **Memory.** Cached blocks are evicted least recently used first so that they take at most `capacity` bytes.
+///   Bytes of GETs in flight (at most the reads in progress plus two read-ahead windows per stream) are not
+///   counted until stored.
+/// - **Errors** of the store are thrown to the reads that needed the failed GET and are never cached: the next
+///   read sends a new GET. `.preconditionFailed` (the object changed since the caller's ETag) and `.notFound`
+///   also drop the blocks cached for that ETag.
+public final class BlockCache: Sendable {
+    /// The size of a block in bytes.
+    public let blockSize: Int
+    /// The most bytes of blocks kept.
+    public let capacity: Int
+    /// The largest read-ahead window in bytes actually used: `maxReadAhead` rounded down to whole blocks, at most a
+    /// quarter of the capacity (so that read-ahead does not evict itself).
+    public let maxReadAhead: Int
+
+    private let store: any ObjectStore
+    private let logger: Logger
+    private let state: Mutex<CacheState>
+
+    /// A cache of the objects of `store`.
+    /// - Parameters:
+    ///   - blockSize: the unit of fetching and caching, in bytes (> 0).
+    ///   - capacity: the most bytes of blocks kept in memory.
+    ///   - maxReadAhead: the largest read-ahead window for sequential reads, in bytes; 0 disables read-ahead.
+    public init(store: any ObjectStore, blockSize: Int = 1 << 20, capacity: Int = 256 << 20,
+                maxReadAhead: Int = 8 << 20, logger: Logger = Logger(label: "coffer.cache")) {
+        precondition(blockSize > 0, "the block size must be positive")
+        precondition(capacity >= 0 && maxReadAhead >= 0, "the capacity and read-ahead must not be negative")
+        self.store = store
+        self.blockSize = blockSize
+        self.capacity = capacity
+        let windowBlocks = min(maxReadAhead, capacity / 4) / blockSize
+        self.maxReadAhead = windowBlocks * blockSize
+        self.logger = logger
+        self.state = Mutex(CacheState(readAhead: ReadAheadTracker(blockSize: UInt64(blockSize),
+                                                                  maxWindowBlocks: UInt64(windowBlocks))))
+    }
+
+    /// Up to `count` bytes at `offset` of object `key` whose ETag is `etag` and size `size` (fewer only at the end;
+    /// none at or after the end, without any request).
+    ///
+    /// Fetches the missing blocks with ranged GETs sent with `If-Match: etag`; adjacent missing blocks are fetched in
+    /// one GET; concurrent reads of the same block share one fetch; blocks are cached (LRU by bytes, bounded by
+    /// `capacity`).
+    /// - Throws: `.preconditionFailed` if the object changed (the caller then refreshes its ETag and retries), and
+    ///   any other error of the store.
+    public func read(key: String, etag: String, size: UInt64, offset: UInt64,
+                     count: Int) async throws(ObjectStoreError) -> [UInt8] {
+        guard count > 0, offset < size else { return [] }
+        let end = size - offset > UInt64(count) ? offset + UInt64(count) : size
+        let sources = plan(key: key, etag: etag, size: size, offset: offset, end: end)
+
+        let blockSize = UInt64(self.blockSize)
+        let firstBlock = offset / blockSize
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(end - offset))
+        for (position, source) in sources.enumerated() {
+            let index = firstBlock + UInt64(position)
+            let block: ArraySlice<UInt8>
+            switch source {
+            case .cached(let cached):
+                block = cached[...]
+            case .fetching(let fetch):
+                block = try await fetch.task.value.get()[Int(index - fetch.firstBlock)][...]
+            }
+            let blockStart = index * blockSize
+            guard UInt64(block.count) == min(blockSize, size - blockStart) else {
+                // Only when callers disagree on the size of one version of the object.
+                throw .invalidResponse("block \(index) of \(key) (ETag \(etag)) has \(block.count) bytes, "
+                                       + "which does not match the object's size \(size)")
+            }
+            let low = Int(max(offset, blockStart) - blockStart)
+            let high = Int(min(end, blockStart + blockSize) - blockStart)
+            bytes += block[(block.startIndex + low)..<(block.startIndex + high)]
+        }
+        return bytes
+    }
+
+    /// Forgets every block of `key` (after the object was rewritten or deleted), and its read-ahead state. GETs in
+    /// flight for it still answer the reads waiting for them, but their bytes are not cached.
+    public func invalidate(key: String) {
+        state.withLock { state in
+            state.blocks.removeBlocks(of: key)
+            state.abandonFetches(of: key)
+            state.readAhead.forget(key: key)
+        }
+    }
+
+    /// Forgets every block.
+    public func removeAll() {
+        state.withLock { state in
+            state.blocks = BlockLRU()
+            state.inFlight = [:]
+        }
+    }
+
+    /// Counters for tests and benchmarks: hits, misses, bytes fetched, GET requests, what is cached.
+    public var statistics: CacheStatistics {
+        state.withLock { state in
+            var statistics = state.statistics
+            statistics.cachedBlocks = state.blocks.count
+            statistics.cachedBytes = state.blocks.totalBytes
+            return statistics
+        }
+    }
+
+    // MARK: - Planning and fetching
+
+    /// Where a read finds one block.
+    private enum Source: Sendable {
+        case cached([UInt8])
+        case fetching(CacheState.Fetch)
+    }
+
+    /// For each block of `offset..<end`, the cached bytes or the fetch that brings them; starts the fetches of the
+    /// missing blocks and of the read-ahead, one GET per run of adjacent blocks.
+    private func plan(key: String, etag: String, size: UInt64, offset: UInt64, end: UInt64) -> [Source] {
+        let blockSize = UInt64(self.blockSize)
+        let firstBlock = offset / blockSize
+        let lastBlock = (end - 1) / blockSize
+        let blockCount = (size - 1) / blockSize + 1
+        return state.withLock { state in
+            let ahead = state.readAhead.record(key: key, etag: etag, offset: offset, end: end, blockCount: blockCount)
+            var sources: [Source?] = []
+            var missing: [UInt64] = []
+            for index in firstBlock...lastBlock {
+                let block = BlockKey(key: key, etag: etag, index: index)
+                if let bytes = state.blocks.use(block) {
+                    state.statistics.hits += 1
+                    sources.append(.cached(bytes))
+                } else if let fetch = state.inFlight[block] {
+                    state.statistics.misses += 1
+                    state.statistics.sharedFetches += 1
+                    sources.append(.fetching(fetch))
+                } else {
+                    state.statistics.misses += 1
+                    sources.append(nil)
+                    missing.append(index)
+                }
+            }
+            for index in ahead {
+                let block = BlockKey(key: key, etag: etag, index: index)
+                if !state.blocks.contains(block), state.inFlight[block] == nil {
+                    state.statistics.readAheadBlocks += 1
+                    missing.append(index)
+                }
+            }
+            // One GET per run of adjacent missing blocks (`missing` is ascending).
+            var runStart = 0
+            while runStart < missing.count {
+                var runEnd = runStart + 1
+                while runEnd < missing.count, missing[runEnd] == missing[runEnd - 1] + 1 { runEnd += 1 }
+                let blocks = missing[runStart]..<(missing[runEnd - 1] + 1)
+                let fetch = startFetch(&state, key: key, etag: etag, size: size, blocks: blocks)
+                for index in blocks where index <= lastBlock {
+                    sources[Int(index - firstBlock)] = .fetching(fetch)
+                }
+                runStart = runEnd
+            }
+            return sources.map { $0! }
+        }
+    }
+
+    /// Starts the GET of `blocks` and registers it as their fetch in flight.
+    private func startFetch(_ state: inout CacheState, key: String, etag: String, size: UInt64,
+                            blocks: Range<UInt64>) -> CacheState.Fetch {
+        let id = state.nextFetchID
+        state.nextFetchID += 1
+        state.statistics.getRequests += 1
+        let task = Task { [self] in
+            await get(key: key, etag: etag, size: size, blocks: blocks, id: id)
+        }
+        let started = CacheState.Fetch(id: id, firstBlock: blocks.lowerBound, task: task)
+        for index in blocks {
+            state.inFlight[BlockKey(key: key, etag: etag, index: index)] = started
+        }
+        return started
+    }
+
+    /// The GET of fetch `id`: the bytes of `blocks`, one array per block, stored in the cache unless the fetch was
+    /// abandoned meanwhile. (The arrays are shared with the cache, not copied; they are cut outside the lock.)
+    private func get(key: String, etag: String, size: UInt64, blocks: Range<UInt64>,
+                     id: UInt64) async -> Result<[[UInt8]], ObjectStoreError> {
+        let blockSize = UInt64(self.blockSize)
+        let range = (blocks.lowerBound * blockSize)..<min(size, blocks.upperBound * blockSize)
+        var result: Result<[[UInt8]], ObjectStoreError>
+        do {
+            let data = try await store.get(key, range: range, ifMatch: etag)
+            if UInt64(data.bytes.count) == UInt64(range.count) {
+                let bytes = data.bytes
+                let step = Int(blockSize)
+                result = .success(blocks.count == 1 ? [bytes] : stride(from: 0, to: bytes.count, by: step).map {
+                    Array(bytes[$0..<min(bytes.count, $0 + step)])
+                })
+            } else {
+                result = .failure(.invalidResponse("GET \(key) [\(range)] answered \(data.bytes.count) bytes, "
+                                                   + "not \(range.count) (is the object's size \(size) right?)"))
+            }
+        } catch {
+            result = .failure(error)
+        }
+        if case .failure(let error) = result {
+            logger.debug("GET \(key) [\(range)] failed: \(error)")
+        }
+        let outcome = result
+        state.withLock { state in
+            finish(id, with: outcome, blocks: blocks, key: key, etag: etag, in: &state)
+        }
+        return result
+    }
+
+    /// Ends fetch `id`: caches its blocks on success, and forgets it either way.
+    private func finish(_ id: UInt64, with result: Result<[[UInt8]], ObjectStoreError>, blocks: Range<UInt64>,
+                        key: String, etag: String, in state: inout CacheState) {
+        switch result {
+        case .success(let fetched):
+            var stored = false
+            for (index, bytes) in zip(blocks, fetched) {
+                state.statistics.bytesFetched += UInt64(bytes.count)
+                let block = BlockKey(key: key, etag: etag, index: index)
+                guard state.inFlight[block]?.id == id else { continue }
+                state.inFlight[block] = nil
+                state.blocks.insert(bytes, for: block)
+                stored = true
+            }
+            if stored {
+                // This version exists: blocks of older versions will not be read again.
+                state.blocks.removeBlocks(of: key) { $0.etag != etag }
+                state.statistics.evictions += state.blocks.evict(downTo: capacity)
+            }
+        case .failure(let error):
+            state.statistics.failedRequests += 1
+            for index in blocks {
+                let block = BlockKey(key: key, etag: etag, index: index)
+                if state.inFlight[block]?.id == id { state.inFlight[block] = nil }
+            }
+            switch error {
+            case .preconditionFailed, .notFound:
+                // The caller's version is gone: none of its blocks will be read again.
+                state.blocks.removeBlocks(of: key) { $0.etag == etag }
+            default:
+                break
+            }
+        }
+    }
+}

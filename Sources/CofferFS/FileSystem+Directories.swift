@@ -1,0 +1,302 @@
+import CofferObjectStore
+import Foundation
+
+extension FileSystem {
+    public func opendir(_ inode: UInt64) async throws(FSError) -> UInt64 {
+        let directory = try record(inode)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let entries = try await listDirectory(directory)
+        return state.withLock { state in
+            let handle = state.nextHandle
+            state.nextHandle += 1
+            state.directories[handle] = DirectorySnapshot(inode: inode, entries: entries)
+            return handle
+        }
+    }
+
+    /// Entries of an open directory from `offset`. With `plus`, the attributes of every entry are made current
+    /// first, fetched concurrently for the whole directory (HEAD of files and directory markers).
+    public func readdir(_ inode: UInt64, handle: UInt64, offset: UInt64, plus: Bool = false) async throws(FSError) -> [DirectoryEntry] {
+        guard var snapshot = state.withLock({ $0.directories[handle] }), snapshot.inode == inode else {
+            throw .badHandle(handle)
+        }
+        if plus && !snapshot.attributesFetched {
+            await refreshAttributes(of: snapshot.entries.dropFirst(2).map(\.attributes.inode))
+            snapshot.entries = state.withLock { state in
+                snapshot.entries.map { entry in
+                    var updated = entry
+                    if let record = state.inodes[entry.attributes.inode] {
+                        updated.attributes = record.attributes
+                        if let staged = record.staged { updated.attributes.size = staged.size }
+                    }
+                    return updated
+                }
+            }
+            snapshot.attributesFetched = true
+            let fetched = snapshot
+            state.withLock { $0.directories[handle] = fetched }
+        }
+        guard offset < UInt64(snapshot.entries.count) else { return [] }
+        return Array(snapshot.entries[Int(offset)...])
+    }
+
+    public func releasedir(_ inode: UInt64, handle: UInt64) {
+        state.withLock { _ = $0.directories.removeValue(forKey: handle) }
+    }
+
+    /// The entries of a directory: ".", "..", then its children from one LIST pass (all pages) merged with files
+    /// created here but not uploaded yet. Keys that cannot be file names are skipped with a warning; a file that has
+    /// the name of a directory is shadowed by it.
+    func listDirectory(_ directory: InodeRecord) async throws(FSError) -> [DirectoryEntry] {
+        let prefix = directoryPrefix(of: directory.path)
+        var directories: [String] = []
+        var files: [ObjectSummary] = []
+        var request = ListRequest(prefix: prefix, delimiter: "/")
+        while true {
+            let page: ListPage
+            do {
+                page = try await store.list(request)
+            } catch {
+                throw FSError.from(error, "LIST \(prefix)")
+            }
+            for common in page.commonPrefixes {
+                let name = common.dropFirst(prefix.count).dropLast()
+                if let problem = Names.problem(with: name) {
+                    logger.warning("skipping a prefix that cannot be a directory name",
+                                   metadata: ["prefix": "\(common)", "reason": "\(problem)"])
+                    continue
+                }
+                directories.append(String(name))
+            }
+            for object in page.objects where object.key != prefix {
+                let name = object.key.dropFirst(prefix.count)
+                if let problem = Names.problem(with: name) {
+                    logger.warning("skipping a key that cannot be a file name",
+                                   metadata: ["key": "\(object.key)", "reason": "\(problem)"])
+                    continue
+                }
+                files.append(object)
+            }
+            guard page.isTruncated, let token = page.nextContinuationToken else { break }
+            request.continuationToken = token
+        }
+        let directoryNames = Set(directories)
+        var children: [String: Bool] = [:]
+        var entries: [DirectoryEntry] = []
+        let parentInode = state.withLock { state in
+            state.byPath[Names.parentPath(directory.path)] ?? Self.rootInode
+        }
+        entries.append(DirectoryEntry(name: ".", attributes: directory.attributes, nextOffset: 1))
+        var parentAttributes = directory.attributes
+        parentAttributes.inode = parentInode
+        entries.append(DirectoryEntry(name: "..", attributes: parentAttributes, nextOffset: 2))
+        for name in directories {
+            let record = registerListed(path: Names.child(directory.path, name), type: .directory, summary: nil)
+            children[name] = true
+            entries.append(DirectoryEntry(name: name, attributes: record.attributes, nextOffset: UInt64(entries.count + 1)))
+        }
+        for object in files {
+            let name = String(object.key.dropFirst(prefix.count))
+            if directoryNames.contains(name) {
+                logger.warning("object is shadowed by a directory of the same name", metadata: ["key": "\(object.key)"])
+                continue
+            }
+            let record = registerListed(path: Names.child(directory.path, name), type: .regular, summary: object)
+            children[name] = false
+            var attributes = record.attributes
+            if let staged = record.staged { attributes.size = staged.size }
+            entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
+        }
+        // Files and directories created here whose objects do not exist yet.
+        let pending: [InodeRecord] = state.withLock { state in
+            state.inodes.values.filter {
+                $0.isLocalOnly && !$0.isUnlinked && Names.parentPath($0.path) == directory.path && !$0.path.isEmpty
+            }
+        }
+        for record in pending.sorted(by: { $0.path < $1.path }) {
+            let name = Names.baseName(record.path)
+            guard children[name] == nil else { continue }
+            children[name] = record.type == .directory
+            var attributes = record.attributes
+            if let staged = record.staged { attributes.size = staged.size }
+            entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
+        }
+        let listing = CachedListing(children: children, validUntil: expiry)
+        state.withLock { $0.listings[directory.path] = listing }
+        return entries
+    }
+
+    /// The inode of a name seen in a listing. A known inode keeps its metadata while its ETag is unchanged; a new
+    /// one gets default attributes, marked stale so that getattr or readdirplus fetches its metadata.
+    func registerListed(path: String, type: FileType, summary: ObjectSummary?) -> InodeRecord {
+        state.withLock { state in
+            if let number = state.byPath[path], var existing = state.inodes[number], existing.type == type
+                || (existing.type == .symlink && type == .regular)
+            {
+                let hasLocalState = existing.isLocalOnly || (existing.staged?.isDirty ?? false)
+                if let summary, !hasLocalState, existing.etag != summary.etag {
+                    existing.etag = summary.etag
+                    existing.attributes.size = summary.size
+                    existing.validUntil = 0
+                    state.inodes[number] = existing
+                }
+                return existing
+            }
+            let number = state.nextInode
+            state.nextInode += 1
+            let metadata = POSIXMetadata(userMetadata: [:])
+            let record = InodeRecord(
+                number: number, path: path, type: type,
+                attributes: attributes(inode: number, type: type, size: summary?.size ?? 0,
+                                       lastModified: Timestamp(summary?.lastModified ?? Date()), metadata: metadata),
+                validUntil: 0, etag: summary?.etag, metadata: metadata)
+            state.inodes[number] = record
+            state.byPath[path] = number
+            state.negative[path] = nil
+            return record
+        }
+    }
+
+    /// Makes the attributes of `inodes` current: HEAD requests for all stale ones, `concurrency` at a time.
+    func refreshAttributes(of inodes: [UInt64], concurrency: Int = 32) async {
+        let now = Self.monotonicNow()
+        let stale: [InodeRecord] = state.withLock { state in
+            inodes.compactMap { state.inodes[$0] }.filter {
+                $0.validUntil <= now && !$0.isLocalOnly && !($0.staged?.isDirty ?? false)
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            var next = 0
+            func addNext() {
+                let record = stale[next]
+                next += 1
+                group.addTask { await self.refreshMetadata(record) }
+            }
+            while next < min(concurrency, stale.count) { addNext() }
+            while await group.next() != nil {
+                if next < stale.count { addNext() }
+            }
+        }
+    }
+
+    /// One HEAD for a listed entry: the object for a file, the marker for a directory.
+    private func refreshMetadata(_ record: InodeRecord) async {
+        let objectKey = record.type == .directory ? directoryPrefix(of: record.path) : key(of: record.path)
+        let info: ObjectInfo?
+        do {
+            info = try await store.head(objectKey)
+        } catch {
+            if case .notFound = error, record.type == .directory {
+                // A directory without a marker (written by aws s3 sync): defaults, and no need to ask again soon.
+                state.withLock { $0.inodes[record.number]?.validUntil = expiry }
+            } else if case .accessDenied = error {
+                state.withLock { $0.inodes[record.number]?.validUntil = expiry }
+            } else {
+                logger.debug("HEAD failed while listing", metadata: ["key": "\(objectKey)", "error": "\(error)"])
+            }
+            return
+        }
+        guard let info else { return }
+        let metadata = POSIXMetadata(userMetadata: info.metadata)
+        let type: FileType = record.type == .directory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
+        _ = register(path: record.path, type: type, etag: info.etag, size: info.size,
+                     lastModified: Timestamp(info.lastModified), metadata: metadata,
+                     hasMarker: record.type == .directory, countLookup: false)
+    }
+
+    public func mkdir(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws(FSError) -> Entry {
+        try requireWritable("mkdir \(name)")
+        try Names.validate(name)
+        let directory = try record(parent)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let path = Names.child(directory.path, name)
+        if try await exists(path) { throw .exists(path) }
+        let now = Timestamp.now()
+        var metadata = POSIXMetadata(userMetadata: [:])
+        metadata.mode = FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask)
+        metadata.uid = caller.uid
+        metadata.gid = caller.gid
+        metadata.mtime = now
+        metadata.ctime = now
+        metadata.atime = now
+        let marker = directoryPrefix(of: path)
+        let etag: String
+        do {
+            etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
+                metadata: metadata.userMetadata(), contentType: "application/x-directory",
+                condition: options.noOverwrite ? .doesNotExist : nil))
+        } catch {
+            throw FSError.from(error, "PUT \(marker)")
+        }
+        invalidateListing(ofParentOf: path)
+        touchDirectory(directory.number)
+        return entry(for: register(path: path, type: .directory, etag: etag, size: 0, lastModified: now, metadata: metadata,
+                                   hasMarker: true, countLookup: true))
+    }
+
+    public func rmdir(parent: UInt64, name: String) async throws(FSError) {
+        try requireWritable("rmdir \(name)")
+        let directory = try record(parent)
+        let path = Names.child(directory.path, name)
+        let target = try await findRecord(parent: parent, name: name, countLookup: false)
+        guard target.type == .directory else { throw .notDirectory(path) }
+        let prefix = directoryPrefix(of: path)
+        let page: ListPage
+        do {
+            page = try await store.list(ListRequest(prefix: prefix, maxKeys: 2))
+        } catch {
+            throw FSError.from(error, "LIST \(prefix)")
+        }
+        let hasPendingChildren = state.withLock { state in
+            state.inodes.values.contains { $0.isLocalOnly && !$0.isUnlinked && Names.parentPath($0.path) == path }
+        }
+        if page.objects.contains(where: { $0.key != prefix }) || hasPendingChildren { throw .notEmpty(path) }
+        if page.objects.contains(where: { $0.key == prefix }) {
+            do {
+                try await store.delete(prefix)
+            } catch {
+                throw FSError.from(error, "DELETE \(prefix)")
+            }
+        }
+        removeName(path)
+        touchDirectory(directory.number)
+    }
+
+    /// True when something exists at `path` (known here or in S3).
+    func exists(_ path: String) async throws(FSError) -> Bool {
+        let now = Self.monotonicNow()
+        let local: Bool? = state.withLock { state in
+            if let number = state.byPath[path], let record = state.inodes[number], !record.isUnlinked { return true }
+            if let until = state.negative[path], until > now { return false }
+            let parent = Names.parentPath(path)
+            if let listing = state.listings[parent], listing.validUntil > now {
+                return listing.children[Names.baseName(path)] != nil
+            }
+            return nil
+        }
+        if let local { return local }
+        return try await resolve(path) != nil
+    }
+
+    /// Forgets the name `path` (after unlink, rmdir or rename): its inode lives on, unlinked, while referenced.
+    func removeName(_ path: String) {
+        let dropped: UInt64? = state.withLock { state in
+            state.negative[path] = expiry
+            state.listings[Names.parentPath(path)]?.children[Names.baseName(path)] = nil
+            guard let number = state.byPath.removeValue(forKey: path) else { return nil }
+            state.inodes[number]?.isUnlinked = true
+            state.inodes[number]?.isLocalOnly = false
+            return number
+        }
+        if let dropped { dropIfUnused(dropped) }
+    }
+
+    /// Updates a directory's mtime and ctime after a change in it (kept locally; S3 has no directory times).
+    func touchDirectory(_ inode: UInt64) {
+        let now = Timestamp.now()
+        state.withLock { state in
+            state.inodes[inode]?.attributes.mtime = now
+            state.inodes[inode]?.attributes.ctime = now
+        }
+    }
+}

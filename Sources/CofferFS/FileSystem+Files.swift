@@ -1,0 +1,325 @@
+import CofferObjectStore
+import CofferWriteBack
+import Foundation
+
+extension FileSystem {
+    public func open(_ inode: UInt64, flags: OpenFlags) async throws(FSError) -> OpenFile {
+        let current = try record(inode)
+        switch current.type {
+        case .directory: throw .isDirectory(current.path)
+        case .symlink: throw FSError(ELOOP, "\(current.path) is a symlink")
+        case .regular: break
+        }
+        if flags.write || flags.truncate {
+            try requireWritable("open \(current.path) for writing")
+            let staged = try stagedFile(for: current)
+            if flags.truncate { try await truncate(staged, to: 0, path: current.path) }
+        }
+        return state.withLock { state in
+            let handle = state.nextHandle
+            state.nextHandle += 1
+            state.handles[handle] = OpenHandle(inode: inode, flags: flags)
+            guard var record = state.inodes[inode] else { return OpenFile(handle: handle) }
+            record.openCount += 1
+            let keepCache = !flags.write && record.etag != nil && record.cachedETag == record.etag
+            if !flags.write { record.cachedETag = record.etag }
+            state.inodes[inode] = record
+            return OpenFile(handle: handle, keepCache: keepCache)
+        }
+    }
+
+    public func create(parent: UInt64, name: String, mode: UInt32, flags: OpenFlags,
+                       caller: Caller) async throws(FSError) -> (Entry, OpenFile) {
+        try requireWritable("create \(name)")
+        try Names.validate(name)
+        let directory = try record(parent)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let path = Names.child(directory.path, name)
+        if try await exists(path) {
+            if flags.exclusive || options.noOverwrite { throw .exists(path) }
+            let existing = try await lookup(parent: parent, name: name)
+            var truncating = flags
+            truncating.truncate = true
+            truncating.write = true
+            return (existing, try await open(existing.attributes.inode, flags: truncating))
+        }
+        let staged: StagedFile
+        do {
+            staged = try StagedFile(directory: options.cacheDirectory, base: nil, store: store)
+        } catch {
+            throw FSError(EIO, "cannot stage \(path) in \(options.cacheDirectory): \(error)")
+        }
+        let now = Timestamp.now()
+        var metadata = POSIXMetadata(userMetadata: [:])
+        metadata.mode = FileMode.regular | (mode & ~caller.umask & FileMode.permissionMask)
+        metadata.uid = caller.uid
+        metadata.gid = caller.gid
+        metadata.mtime = now
+        metadata.ctime = now
+        metadata.atime = now
+        let (record, handle) = state.withLock { state in
+            if let stale = state.byPath[path] { state.inodes[stale]?.isUnlinked = true }
+            let number = state.nextInode
+            state.nextInode += 1
+            var record = InodeRecord(
+                number: number, path: path, type: .regular,
+                attributes: attributes(inode: number, type: .regular, size: 0, lastModified: now, metadata: metadata),
+                validUntil: .infinity, etag: nil, metadata: metadata)
+            record.isLocalOnly = true
+            record.staged = staged
+            record.lookupCount = 1
+            record.openCount = 1
+            state.inodes[number] = record
+            state.byPath[path] = number
+            state.negative[path] = nil
+            state.listings[directory.path]?.children[name] = false
+            let handle = state.nextHandle
+            state.nextHandle += 1
+            state.handles[handle] = OpenHandle(inode: number, flags: flags)
+            return (record, handle)
+        }
+        touchDirectory(parent)
+        return (entry(for: record), OpenFile(handle: handle))
+    }
+
+    public func read(_ inode: UInt64, handle: UInt64, offset: UInt64, count: Int) async throws(FSError) -> [UInt8] {
+        var current = try record(inode)
+        if let staged = current.staged {
+            do {
+                return try await staged.read(at: offset, count: count)
+            } catch {
+                throw FSError(EIO, "read \(current.path): \(error)")
+            }
+        }
+        for attempt in 0..<2 {
+            guard let etag = current.etag, current.attributes.size > 0, offset < current.attributes.size else { return [] }
+            do {
+                return try await cache.read(key: key(of: current.path), etag: etag, size: current.attributes.size,
+                                            offset: offset, count: count)
+            } catch .preconditionFailed where attempt == 0 {
+                // The object changed under us (another host wrote it): read the new version.
+                guard let remote = try await resolve(current.path), remote.type == .regular else {
+                    throw FSError(ESTALE, "\(current.path) was removed while open")
+                }
+                current = register(path: current.path, type: .regular, etag: remote.etag, size: remote.size,
+                                   lastModified: remote.lastModified, metadata: remote.metadata, countLookup: false)
+            } catch {
+                throw FSError(EIO, "read \(current.path): \(error)")
+            }
+        }
+        throw FSError(EIO, "read \(current.path): the object keeps changing")
+    }
+
+    public func write(_ inode: UInt64, handle: UInt64, offset: UInt64, bytes: [UInt8]) async throws(FSError) -> Int {
+        guard let open = state.withLock({ $0.handles[handle] }), open.inode == inode else { throw .badHandle(handle) }
+        guard open.flags.write else { throw FSError(EBADF, "handle \(handle) is not open for writing") }
+        let current = try record(inode)
+        let staged = try stagedFile(for: current)
+        do {
+            try await staged.write(bytes, at: offset)
+        } catch {
+            throw FSError(EIO, "write \(current.path): \(error)")
+        }
+        let now = Timestamp.now()
+        state.withLock { state in
+            state.inodes[inode]?.attributes.mtime = now
+            state.inodes[inode]?.attributes.ctime = now
+            state.inodes[inode]?.attributes.size = staged.size
+        }
+        return bytes.count
+    }
+
+    public func flush(_ inode: UInt64, handle: UInt64) async throws(FSError) {
+        try await upload(inode)
+    }
+
+    public func fsync(_ inode: UInt64, handle: UInt64) async throws(FSError) {
+        try await upload(inode)
+    }
+
+    public func release(_ inode: UInt64, handle: UInt64) async {
+        let discard: StagedFile? = state.withLock { state in
+            state.handles[handle] = nil
+            guard var record = state.inodes[inode] else { return nil }
+            record.openCount = max(0, record.openCount - 1)
+            var released: StagedFile?
+            if record.openCount == 0, let staged = record.staged, !staged.isDirty, !record.isLocalOnly {
+                released = staged
+                record.staged = nil
+            }
+            state.inodes[inode] = record
+            return released
+        }
+        discard?.discard()
+        dropIfUnused(inode)
+    }
+
+    public func unlink(parent: UInt64, name: String) async throws(FSError) {
+        try requireWritable("unlink \(name)")
+        let directory = try record(parent)
+        let path = Names.child(directory.path, name)
+        let target = try await findRecord(parent: parent, name: name, countLookup: false)
+        if target.type == .directory { throw .isDirectory(path) }
+        if target.openCount > 0, target.staged == nil, target.etag != nil {
+            // Keep the contents of an open file readable until it is closed: copy them locally before deleting.
+            let staged = try stagedFile(for: target)
+            do {
+                var offset: UInt64 = 0
+                while offset < staged.size {
+                    offset += UInt64(try await staged.read(at: offset, count: 8 << 20).count)
+                }
+            } catch {
+                throw FSError(EIO, "cannot keep the contents of open file \(path): \(error)")
+            }
+        }
+        if !target.isLocalOnly {
+            do {
+                try await store.delete(key(of: path))
+            } catch {
+                throw FSError.from(error, "DELETE \(key(of: path))")
+            }
+        }
+        cache.invalidate(key: key(of: path))
+        removeName(path)
+        touchDirectory(parent)
+    }
+
+    public func readlink(_ inode: UInt64) async throws(FSError) -> String {
+        let current = try record(inode)
+        guard current.type == .symlink else { throw .invalid("\(current.path) is not a symlink") }
+        if let target = current.symlinkTarget { return target }
+        let data: ObjectData
+        do {
+            data = try await store.get(key(of: current.path))
+        } catch {
+            throw FSError.from(error, "GET \(key(of: current.path))")
+        }
+        let target = String(decoding: data.bytes, as: UTF8.self)
+        state.withLock { $0.inodes[inode]?.symlinkTarget = target }
+        return target
+    }
+
+    public func symlink(target: String, parent: UInt64, name: String, caller: Caller) async throws(FSError) -> Entry {
+        try requireWritable("symlink \(name)")
+        try Names.validate(name)
+        let directory = try record(parent)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let path = Names.child(directory.path, name)
+        if try await exists(path) { throw .exists(path) }
+        let now = Timestamp.now()
+        var metadata = POSIXMetadata(userMetadata: [:])
+        metadata.mode = FileMode.symlink | 0o777
+        metadata.uid = caller.uid
+        metadata.gid = caller.gid
+        metadata.mtime = now
+        metadata.ctime = now
+        metadata.atime = now
+        let etag: String
+        do {
+            etag = try await store.put(key(of: path), body: .bytes(Array(target.utf8)), options: PutOptions(
+                metadata: metadata.userMetadata(), contentType: "application/octet-stream",
+                condition: options.noOverwrite ? .doesNotExist : nil))
+        } catch {
+            throw FSError.from(error, "PUT \(key(of: path))")
+        }
+        invalidateListing(ofParentOf: path)
+        touchDirectory(parent)
+        return entry(for: register(path: path, type: .symlink, etag: etag, size: UInt64(target.utf8.count),
+                                   lastModified: now, metadata: metadata, symlinkTarget: target, countLookup: true))
+    }
+
+    public func shutdown() async {
+        let pending: [UInt64] = state.withLock { state in
+            state.inodes.values.filter { $0.isLocalOnly || ($0.staged?.isDirty ?? false) }.map(\.number)
+        }
+        for inode in pending {
+            do {
+                try await upload(inode)
+            } catch {
+                logger.error("could not upload a file before unmounting; its data stays staged",
+                             metadata: ["error": "\(error)", "cache": "\(options.cacheDirectory)"])
+            }
+        }
+    }
+
+    // MARK: - Staging and upload
+
+    /// The staged copy of a file, created from the current object on first use.
+    func stagedFile(for current: InodeRecord) throws(FSError) -> StagedFile {
+        if let staged = current.staged { return staged }
+        let base = current.etag.map { BaseObject(key: key(of: current.path), etag: $0, size: current.attributes.size) }
+        let created: StagedFile
+        do {
+            created = try StagedFile(directory: options.cacheDirectory, base: base, store: store)
+        } catch {
+            throw FSError(EIO, "cannot stage \(current.path) in \(options.cacheDirectory): \(error)")
+        }
+        let chosen: StagedFile = state.withLock { state in
+            if let raced = state.inodes[current.number]?.staged { return raced }
+            state.inodes[current.number]?.staged = created
+            return created
+        }
+        if chosen !== created { created.discard() }
+        return chosen
+    }
+
+    /// Truncates a staged file and records the new size.
+    func truncate(_ staged: StagedFile, to size: UInt64, path: String) async throws(FSError) {
+        do {
+            try await staged.truncate(to: size)
+        } catch {
+            throw FSError(EIO, "truncate \(path): \(error)")
+        }
+    }
+
+    /// Uploads a file's pending changes (or its first version), with its POSIX metadata.
+    ///
+    /// On failure the staged data is kept and the error (EIO, or EEXIST when `--no-overwrite` refused to replace an
+    /// object) is returned, so that close() and fsync() report it and a later flush tries again.
+    func upload(_ inode: UInt64) async throws(FSError) {
+        let current = try record(inode)
+        guard let staged = current.staged, staged.isDirty || current.isLocalOnly else { return }
+        if current.isUnlinked { return }
+        let objectKey = key(of: current.path)
+        let metadata = uploadMetadata(current)
+        let options = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
+                                 condition: self.options.noOverwrite ? .doesNotExist : nil)
+        let etag: String
+        do {
+            etag = try await uploader.upload(staged, as: objectKey, options: options)
+        } catch {
+            if case .store(.preconditionFailed, _) = error {
+                throw FSError(EEXIST, "\(current.path) exists and --no-overwrite forbids replacing it")
+            }
+            logger.error("upload failed; the data stays staged and the error goes to the application",
+                         metadata: ["key": "\(objectKey)", "error": "\(error)"])
+            throw FSError(EIO, "upload of \(current.path): \(error)")
+        }
+        cache.invalidate(key: objectKey)
+        let name = Names.baseName(current.path)
+        let parent = Names.parentPath(current.path)
+        state.withLock { state in
+            guard var record = state.inodes[inode] else { return }
+            record.etag = etag
+            record.isLocalOnly = false
+            record.metadata = metadata
+            record.attributes.size = staged.size
+            record.validUntil = expiry
+            record.cachedETag = nil
+            state.inodes[inode] = record
+            state.listings[parent]?.children[name] = false
+        }
+    }
+
+    /// The metadata an upload writes: the s3fs headers from the inode's current attributes, and its xattrs.
+    func uploadMetadata(_ record: InodeRecord) -> POSIXMetadata {
+        var metadata = record.metadata
+        metadata.mode = record.attributes.mode
+        metadata.uid = record.attributes.uid
+        metadata.gid = record.attributes.gid
+        metadata.mtime = record.attributes.mtime
+        metadata.ctime = record.attributes.ctime
+        metadata.atime = record.attributes.atime
+        return metadata
+    }
+}

@@ -1,0 +1,160 @@
+import CofferObjectStore
+import Foundation
+
+/// What S3 says is at a path.
+struct RemoteObject {
+    var type: FileType
+    var etag: String?
+    var size: UInt64
+    var lastModified: Timestamp
+    var metadata: POSIXMetadata
+    var hasMarker: Bool
+}
+
+/// Runs a store call and captures its outcome, so that several can run in parallel with `async let`.
+func outcome<T: Sendable>(_ body: () async throws(ObjectStoreError) -> T) async -> Result<T, ObjectStoreError> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}
+
+extension FileSystem {
+    public func lookup(parent: UInt64, name: String) async throws(FSError) -> Entry {
+        entry(for: try await findRecord(parent: parent, name: name, countLookup: true))
+    }
+
+    /// The record of `name` in `parent`, from the table when current, else from S3. Adds a lookup when asked:
+    /// operations that only need the record (unlink, rename) do not, so the kernel's counts stay exact.
+    func findRecord(parent: UInt64, name: String, countLookup: Bool) async throws(FSError) -> InodeRecord {
+        try Names.validate(name)
+        let directory = try record(parent)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let path = Names.child(directory.path, name)
+        let now = Self.monotonicNow()
+        let known: InodeRecord? = state.withLock { state in
+            guard let number = state.byPath[path], var record = state.inodes[number], !record.isUnlinked else { return nil }
+            let hasLocalState = record.isLocalOnly || (record.staged?.isDirty ?? false)
+            guard hasLocalState || record.validUntil > now else { return nil }
+            if countLookup { record.lookupCount += 1 }
+            state.inodes[number] = record
+            return record
+        }
+        if let known { return known }
+        let absent = state.withLock { state -> Bool in
+            if let until = state.negative[path], until > now { return true }
+            if let listing = state.listings[directory.path], listing.validUntil > now, listing.children[name] == nil {
+                return true
+            }
+            return false
+        }
+        if absent { throw .notFound(path) }
+        guard let remote = try await resolve(path) else {
+            state.withLock { $0.negative[path] = expiry }
+            throw .notFound(path)
+        }
+        return register(path: path, type: remote.type, etag: remote.etag, size: remote.size,
+                        lastModified: remote.lastModified, metadata: remote.metadata, hasMarker: remote.hasMarker,
+                        countLookup: countLookup)
+    }
+
+    public func forget(_ inode: UInt64, count: UInt64) {
+        state.withLock { state in
+            guard var record = state.inodes[inode] else { return }
+            record.lookupCount -= min(count, record.lookupCount)
+            state.inodes[inode] = record
+        }
+        dropIfUnused(inode)
+    }
+
+    public func acknowledgeLookups(_ inodes: [UInt64]) {
+        state.withLock { state in
+            for inode in inodes { state.inodes[inode]?.lookupCount += 1 }
+        }
+    }
+
+    public func getattr(_ inode: UInt64) async throws(FSError) -> (FileAttributes, timeout: Double) {
+        let current = try record(inode)
+        let hasLocalState = current.isLocalOnly || current.staged != nil || current.isUnlinked
+        if inode == Self.rootInode || hasLocalState || current.validUntil > Self.monotonicNow() {
+            return (try localAttributes(current), options.metadataTTL)
+        }
+        guard let remote = try await resolve(current.path) else {
+            if current.openCount > 0 { return (current.attributes, options.metadataTTL) }
+            throw .notFound(current.path)
+        }
+        let updated = register(path: current.path, type: remote.type, etag: remote.etag, size: remote.size,
+                               lastModified: remote.lastModified, metadata: remote.metadata, hasMarker: remote.hasMarker,
+                               countLookup: false)
+        if updated.etag != current.etag, current.type == .regular {
+            cache.invalidate(key: key(of: current.path))
+        }
+        return (updated.attributes, options.metadataTTL)
+    }
+
+    /// The attributes of a record, with the size of its staged copy when it has one.
+    func localAttributes(_ record: InodeRecord) throws(FSError) -> FileAttributes {
+        var attributes = record.attributes
+        if let staged = record.staged { attributes.size = staged.size }
+        return attributes
+    }
+
+    /// Asks S3 what is at `path`, in one round trip: HEAD of the key, HEAD of the directory marker and a one-key
+    /// LIST of the directory prefix run in parallel. A directory shadows a file of the same name.
+    func resolve(_ path: String) async throws(FSError) -> RemoteObject? {
+        let fileKey = key(of: path)
+        let prefix = directoryPrefix(of: path)
+        async let fileHead = outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) }
+        async let markerHead = outcome { () async throws(ObjectStoreError) in try await store.head(prefix) }
+        async let children = outcome { () async throws(ObjectStoreError) in
+            try await store.list(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
+        }
+        let (file, marker, listing) = await (fileHead, markerHead, children)
+
+        var isDirectory = false
+        switch listing {
+        case .success(let page): isDirectory = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+        case .failure(let error): throw FSError.from(error, "LIST \(prefix)")
+        }
+        var markerInfo: ObjectInfo?
+        switch marker {
+        case .success(let info): markerInfo = info; isDirectory = true
+        case .failure(.notFound), .failure(.accessDenied): break
+        case .failure(let error): throw FSError.from(error, "HEAD \(prefix)")
+        }
+        if isDirectory {
+            if case .success = file {
+                logger.warning("object is shadowed by a directory of the same name", metadata: ["key": "\(fileKey)"])
+            }
+            let metadata = POSIXMetadata(userMetadata: markerInfo?.metadata ?? [:])
+            return RemoteObject(type: .directory, etag: markerInfo?.etag, size: 0,
+                                lastModified: Timestamp(markerInfo?.lastModified ?? Date()), metadata: metadata,
+                                hasMarker: markerInfo != nil)
+        }
+        switch file {
+        case .success(let info):
+            let metadata = POSIXMetadata(userMetadata: info.metadata)
+            return RemoteObject(type: Self.type(of: metadata) == .symlink ? .symlink : .regular, etag: info.etag,
+                                size: info.size, lastModified: Timestamp(info.lastModified), metadata: metadata,
+                                hasMarker: false)
+        case .failure(.notFound):
+            return nil
+        case .failure(.accessDenied):
+            // Credentials without s3:GetObject (a least-privilege backup host) cannot HEAD: a LIST tells whether the
+            // key exists, with its size and date but without POSIX metadata.
+            let page: ListPage
+            do {
+                page = try await store.list(ListRequest(prefix: fileKey, maxKeys: 1))
+            } catch {
+                throw FSError.from(error, "LIST \(fileKey)")
+            }
+            guard let summary = page.objects.first, summary.key == fileKey else { return nil }
+            return RemoteObject(type: .regular, etag: summary.etag, size: summary.size,
+                                lastModified: Timestamp(summary.lastModified), metadata: POSIXMetadata(userMetadata: [:]),
+                                hasMarker: false)
+        case .failure(let error):
+            throw FSError.from(error, "HEAD \(fileKey)")
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import CofferCache
+import CofferObjectStore
+import CofferWriteBack
+import Foundation
+import Logging
+import Synchronization
+
+/// The filesystem core: POSIX operations over an `ObjectStore`.
+///
+/// Every method maps one FUSE low-level operation; inode numbers and handles are the ones it handed out. All
+/// methods are safe to call concurrently: shared state sits behind one lock, held only for short bookkeeping and
+/// never across an S3 request. Errors carry the errno the application sees. Operations live in extensions by
+/// concern: `+Lookup`, `+Directories`, `+Files`, `+Rename`, `+Attributes`.
+public final class FileSystem: Sendable {
+    /// The root directory's inode number.
+    public static let rootInode: UInt64 = 1
+
+    /// The mount's options.
+    public let options: FileSystemOptions
+    let store: any ObjectStore
+    let cache: BlockCache
+    let uploader: Uploader
+    let logger: Logger
+    let state: Mutex<State>
+
+    struct State {
+        var inodes: [UInt64: InodeRecord] = [:]
+        var byPath: [String: UInt64] = [:]
+        var nextInode: UInt64 = 2
+        var handles: [UInt64: OpenHandle] = [:]
+        var directories: [UInt64: DirectorySnapshot] = [:]
+        var nextHandle: UInt64 = 1
+        /// Paths known not to exist, until the monotonic time given.
+        var negative: [String: Double] = [:]
+        /// Directory listings by directory path.
+        var listings: [String: CachedListing] = [:]
+    }
+
+    /// A filesystem over `store`.
+    public init(store: any ObjectStore, options: FileSystemOptions, logger: Logger = Logger(label: "coffer.fs")) {
+        self.store = store
+        self.options = options
+        self.logger = logger
+        self.cache = BlockCache(store: store, logger: logger)
+        self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
+                                 concurrency: options.uploadConcurrency, logger: logger)
+        let now = Timestamp.now()
+        let root = InodeRecord(
+            number: Self.rootInode, path: "", type: .directory,
+            attributes: FileAttributes(inode: Self.rootInode, mode: FileMode.directory | options.defaultDirectoryMode,
+                                       linkCount: 2, uid: options.defaultUID, gid: options.defaultGID, size: 4096,
+                                       atime: now, mtime: now, ctime: now),
+            validUntil: .infinity, metadata: POSIXMetadata(userMetadata: [:]))
+        var initial = State()
+        initial.inodes[Self.rootInode] = root
+        initial.byPath[""] = Self.rootInode
+        self.state = Mutex(initial)
+        try? FileManager.default.createDirectory(atPath: options.cacheDirectory, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
+    }
+
+    // MARK: - Shared helpers
+
+    /// Monotonic seconds, for cache expiry.
+    static func monotonicNow() -> Double { ProcessInfo.processInfo.systemUptime }
+
+    /// When something learnt now stops being trusted.
+    var expiry: Double { Self.monotonicNow() + options.metadataTTL }
+
+    /// The object key of the file at `path`.
+    func key(of path: String) -> String { options.prefix + path }
+
+    /// The listing prefix (and marker key) of the directory at `path`.
+    func directoryPrefix(of path: String) -> String { path.isEmpty ? options.prefix : options.prefix + path + "/" }
+
+    /// A copy of an inode's record.
+    func record(_ inode: UInt64) throws(FSError) -> InodeRecord {
+        guard let record = state.withLock({ $0.inodes[inode] }) else { throw FSError(ESTALE, "inode \(inode) is unknown") }
+        return record
+    }
+
+    /// Refuses changes on a read-only mount.
+    func requireWritable(_ what: String) throws(FSError) {
+        if options.readOnly { throw .readOnly(what) }
+    }
+
+    /// The attributes an object's metadata describes, with defaults from the options.
+    func attributes(inode: UInt64, type: FileType, size: UInt64, lastModified: Timestamp,
+                    metadata: POSIXMetadata, symlinkLength: UInt64? = nil) -> FileAttributes {
+        let defaultMode = type == .directory ? options.defaultDirectoryMode : options.defaultFileMode
+        var permissions = (metadata.mode ?? defaultMode) & FileMode.permissionMask
+        if type == .symlink { permissions = 0o777 }
+        let mtime = metadata.mtime ?? lastModified
+        return FileAttributes(inode: inode, mode: type.modeBits | permissions, linkCount: type == .directory ? 2 : 1,
+                              uid: metadata.uid ?? options.defaultUID, gid: metadata.gid ?? options.defaultGID,
+                              size: type == .directory ? 4096 : (symlinkLength ?? size),
+                              atime: metadata.atime ?? mtime, mtime: mtime, ctime: metadata.ctime ?? mtime)
+    }
+
+    /// The kind of object an S3 object is: a symlink by its mode, a directory marker, or a file.
+    static func type(of metadata: POSIXMetadata) -> FileType {
+        guard let mode = metadata.mode, mode & FileMode.typeMask != 0 else { return .regular }
+        return FileType(mode: mode)
+    }
+
+    /// An entry reply for `record`.
+    func entry(for record: InodeRecord) -> Entry {
+        Entry(attributes: record.attributes, entryTimeout: options.metadataTTL, attributeTimeout: options.metadataTTL)
+    }
+
+    /// Registers (or refreshes) the inode of `path` and returns its number. Existing inodes keep their number and
+    /// local state; their remote view is updated unless they have local changes.
+    func register(path: String, type: FileType, etag: String?, size: UInt64, lastModified: Timestamp,
+                  metadata: POSIXMetadata, hasMarker: Bool = false, symlinkTarget: String? = nil,
+                  countLookup: Bool) -> InodeRecord {
+        state.withLock { state in
+            let validUntil = expiry
+            if let number = state.byPath[path], var existing = state.inodes[number], existing.type == type {
+                if !(existing.staged?.isDirty ?? false) && !existing.isLocalOnly {
+                    existing.etag = etag
+                    existing.metadata = metadata
+                    existing.hasMarker = hasMarker
+                    if symlinkTarget != nil { existing.symlinkTarget = symlinkTarget }
+                    existing.attributes = attributes(inode: number, type: type, size: size, lastModified: lastModified,
+                                                     metadata: metadata,
+                                                     symlinkLength: symlinkTarget.map { UInt64($0.utf8.count) })
+                    existing.validUntil = validUntil
+                }
+                if countLookup { existing.lookupCount += 1 }
+                state.inodes[number] = existing
+                state.negative[path] = nil
+                return existing
+            }
+            if let stale = state.byPath[path] {
+                // The name now refers to another kind of object: the old inode keeps living until forgotten.
+                state.inodes[stale]?.isUnlinked = true
+            }
+            let number = state.nextInode
+            state.nextInode += 1
+            var record = InodeRecord(
+                number: number, path: path, type: type,
+                attributes: attributes(inode: number, type: type, size: size, lastModified: lastModified, metadata: metadata,
+                                       symlinkLength: symlinkTarget.map { UInt64($0.utf8.count) }),
+                validUntil: validUntil, etag: etag, metadata: metadata)
+            record.hasMarker = hasMarker
+            record.symlinkTarget = symlinkTarget
+            if countLookup { record.lookupCount = 1 }
+            state.inodes[number] = record
+            state.byPath[path] = number
+            state.negative[path] = nil
+            return record
+        }
+    }
+
+    /// Forgets what is cached about `path`'s directory listing (after a change in it).
+    func invalidateListing(ofParentOf path: String) {
+        let parent = Names.parentPath(path)
+        state.withLock { _ = $0.listings.removeValue(forKey: parent) }
+    }
+
+    /// Drops an inode that nobody references any more.
+    func dropIfUnused(_ inode: UInt64) {
+        let staged: StagedFile? = state.withLock { state in
+            guard let record = state.inodes[inode], record.isDroppable else { return nil }
+            state.inodes[inode] = nil
+            if state.byPath[record.path] == inode { state.byPath[record.path] = nil }
+            return record.staged
+        }
+        staged?.discard()
+    }
+}

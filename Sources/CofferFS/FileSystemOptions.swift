@@ -1,0 +1,46 @@
+/// How a mount presents the bucket.
+public struct FileSystemOptions: Sendable {
+    /// Keys under this prefix are the filesystem; "" for the whole bucket, otherwise ending with "/".
+    public var prefix: String
+    /// Owner of objects without `x-amz-meta-uid` (`--uid`).
+    public var defaultUID: UInt32
+    /// Group of objects without `x-amz-meta-gid` (`--gid`).
+    public var defaultGID: UInt32
+    /// Permission bits of files without `x-amz-meta-mode` (`--file-mode`).
+    public var defaultFileMode: UInt32
+    /// Permission bits of directories without `x-amz-meta-mode` (`--dir-mode`).
+    public var defaultDirectoryMode: UInt32
+    /// How long listings, attributes and negative lookups are trusted, in seconds (`--metadata-ttl`).
+    public var metadataTTL: Double
+    /// Where written files are staged before upload (`--cache-dir`).
+    public var cacheDirectory: String
+    /// Refuse every change (`-o ro`).
+    public var readOnly: Bool
+    /// Never replace an existing object (`--no-overwrite`): writes use `If-None-Match: *`.
+    public var noOverwrite: Bool
+    /// Files up to this size are uploaded with one PUT; larger ones with multipart.
+    public var multipartThreshold: UInt64
+    /// The size of multipart parts (at least 5 MiB on S3).
+    public var partSize: UInt64
+    /// Parts uploaded at the same time, per file.
+    public var uploadConcurrency: Int
+
+    /// Options with the defaults of `coffer mount`.
+    public init(prefix: String = "", defaultUID: UInt32 = 0, defaultGID: UInt32 = 0, defaultFileMode: UInt32 = 0o644,
+                defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
+                readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
+                partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8) {
+        self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        self.defaultUID = defaultUID
+        self.defaultGID = defaultGID
+        self.defaultFileMode = defaultFileMode
+        self.defaultDirectoryMode = defaultDirectoryMode
+        self.metadataTTL = metadataTTL
+        self.cacheDirectory = cacheDirectory
+        self.readOnly = readOnly
+        self.noOverwrite = noOverwrite
+        self.multipartThreshold = multipartThreshold
+        self.partSize = partSize
+        self.uploadConcurrency = uploadConcurrency
+    }
+}

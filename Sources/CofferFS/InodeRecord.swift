@@ -1,0 +1,60 @@
+import CofferObjectStore
+import CofferWriteBack
+
+/// What the core knows about one inode. Guarded by `FileSystem`'s state lock.
+struct InodeRecord {
+    let number: UInt64
+    /// The path relative to the mount root; changes on rename.
+    var path: String
+    var type: FileType
+    var attributes: FileAttributes
+    /// When `attributes` must be refreshed from S3 (monotonic seconds).
+    var validUntil: Double
+    /// The ETag of the object behind a file (or a directory's marker); nil when there is none yet.
+    var etag: String?
+    /// POSIX metadata and extended attributes as last read or set.
+    var metadata: POSIXMetadata
+    /// The directory has a marker object (`dir/`).
+    var hasMarker = false
+    /// Lookups the kernel holds (lookup, create, mkdir, symlink and readdirplus entries minus forgets).
+    var lookupCount: UInt64 = 0
+    /// Open file handles.
+    var openCount = 0
+    /// The local copy being written, when the file is open for writing or has changes not yet uploaded.
+    var staged: StagedFile?
+    /// Created here and never uploaded: no object exists yet.
+    var isLocalOnly = false
+    /// The name was removed while the inode was still referenced.
+    var isUnlinked = false
+    /// A symlink's target.
+    var symlinkTarget: String?
+    /// The ETag the kernel's page cache holds data of (for keep_cache).
+    var cachedETag: String?
+
+    /// True when the record may be dropped from the table.
+    var isDroppable: Bool {
+        lookupCount == 0 && openCount == 0 && !(staged?.isDirty ?? false) && number != FileSystem.rootInode
+    }
+}
+
+/// An open file handle.
+struct OpenHandle {
+    let inode: UInt64
+    let flags: OpenFlags
+}
+
+/// A directory listing captured at opendir, so that offsets stay valid while the directory changes.
+struct DirectorySnapshot {
+    let inode: UInt64
+    var entries: [DirectoryEntry]
+    /// The attributes of the entries have been fetched (readdirplus).
+    var attributesFetched = false
+}
+
+/// A cached listing of one directory: child names and their kinds.
+struct CachedListing {
+    /// Children by name: true for directories.
+    var children: [String: Bool]
+    /// Monotonic expiry.
+    var validUntil: Double
+}
