@@ -117,7 +117,6 @@ struct CredentialsMetadataTests {
         let chain = DefaultCredentialsChain(context: CredentialsContext(
             environment: ["HOME": try ProjectPaths.temporaryDirectory()], transport: transport,
             metadataTransport: transport, metadataEndpoint: "http://127.0.0.1:\(closedPort)"))
-        let started = Date()
         do {
             _ = try await chain.credentials()
             Issue.record("expected an error")
@@ -125,7 +124,6 @@ struct CredentialsMetadataTests {
             guard case .noCredentials(let tried) = error else { Issue.record("wrong error \(error)"); return }
             #expect(tried.last?.contains("cannot reach the EC2 instance metadata service at http://127.0.0.1:\(closedPort)") == true)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
     }
 
     @Test("IMDS through the chain and the cache: refreshed when the clock reaches the refresh window")

