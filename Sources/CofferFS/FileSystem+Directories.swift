@@ -212,13 +212,8 @@ extension FileSystem {
         let path = Names.child(directory.path, name)
         if try await exists(path) { throw .exists(path) }
         let now = Timestamp.now()
-        var metadata = POSIXMetadata(userMetadata: [:])
-        metadata.mode = FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask)
-        metadata.uid = caller.uid
-        metadata.gid = caller.gid
-        metadata.mtime = now
-        metadata.ctime = now
-        metadata.atime = now
+        let metadata = newMetadata(mode: FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask),
+                                   caller: caller, at: now)
         let marker = directoryPrefix(of: path)
         let etag: String
         do {

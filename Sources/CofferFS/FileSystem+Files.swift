@@ -50,13 +50,8 @@ extension FileSystem {
             throw FSError(EIO, "cannot stage \(path) in \(options.cacheDirectory): \(error)")
         }
         let now = Timestamp.now()
-        var metadata = POSIXMetadata(userMetadata: [:])
-        metadata.mode = FileMode.regular | (mode & ~caller.umask & FileMode.permissionMask)
-        metadata.uid = caller.uid
-        metadata.gid = caller.gid
-        metadata.mtime = now
-        metadata.ctime = now
-        metadata.atime = now
+        let metadata = newMetadata(mode: FileMode.regular | (mode & ~caller.umask & FileMode.permissionMask),
+                                   caller: caller, at: now)
         let (record, handle) = state.withLock { state in
             if let stale = state.byPath[path] { state.inodes[stale]?.isUnlinked = true }
             let number = state.nextInode
@@ -207,13 +202,7 @@ extension FileSystem {
         let path = Names.child(directory.path, name)
         if try await exists(path) { throw .exists(path) }
         let now = Timestamp.now()
-        var metadata = POSIXMetadata(userMetadata: [:])
-        metadata.mode = FileMode.symlink | 0o777
-        metadata.uid = caller.uid
-        metadata.gid = caller.gid
-        metadata.mtime = now
-        metadata.ctime = now
-        metadata.atime = now
+        let metadata = newMetadata(mode: FileMode.symlink | 0o777, caller: caller, at: now)
         let etag: String
         do {
             etag = try await store.put(key(of: path), body: .bytes(Array(target.utf8)), options: PutOptions(

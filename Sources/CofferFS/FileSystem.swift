@@ -97,6 +97,18 @@ public final class FileSystem: Sendable {
                               atime: metadata.atime ?? mtime, mtime: mtime, ctime: metadata.ctime ?? mtime)
     }
 
+    /// The metadata of a new inode made by `caller` now.
+    func newMetadata(mode: UInt32, caller: Caller, at now: Timestamp) -> POSIXMetadata {
+        var metadata = POSIXMetadata(userMetadata: [:])
+        metadata.mode = mode
+        metadata.uid = caller.uid
+        metadata.gid = caller.gid
+        metadata.mtime = now
+        metadata.ctime = now
+        metadata.atime = now
+        return metadata
+    }
+
     /// The kind of object an S3 object is: a symlink by its mode, a directory marker, or a file.
     static func type(of metadata: POSIXMetadata) -> FileType {
         guard let mode = metadata.mode, mode & FileMode.typeMask != 0 else { return .regular }
