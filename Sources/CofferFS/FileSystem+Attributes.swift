@@ -31,6 +31,7 @@ extension FileSystem {
             }
             record.attributes.ctime = now
             if let staged = record.staged { record.attributes.size = staged.size }
+            Self.markChanged(&record)
             state.inodes[inode] = record
             return record
         }
@@ -138,6 +139,7 @@ extension FileSystem {
             if flags & 2 != 0 && !exists { throw FSError(ENODATA, "no xattr \(name)") }  // XATTR_REPLACE
             record.metadata.xattrs[name] = value
             record.attributes.ctime = Timestamp.now()
+            Self.markChanged(&record)
             state.inodes[inode] = record
             return record
         }
@@ -162,6 +164,7 @@ extension FileSystem {
             guard var record = state.inodes[inode] else { throw FSError(ESTALE, "inode \(inode) is unknown") }
             guard record.metadata.xattrs.removeValue(forKey: name) != nil else { throw FSError(ENODATA, "no xattr \(name)") }
             record.attributes.ctime = Timestamp.now()
+            Self.markChanged(&record)
             state.inodes[inode] = record
             return record
         }

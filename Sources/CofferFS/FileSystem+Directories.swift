@@ -130,8 +130,8 @@ extension FileSystem {
     /// one gets default attributes, marked stale so that getattr or readdirplus fetches its metadata.
     func registerListed(path: String, type: FileType, summary: ObjectSummary?) -> InodeRecord {
         state.withLock { state in
-            if let number = state.byPath[path], var existing = state.inodes[number], existing.type == type
-                || (existing.type == .symlink && type == .regular)
+            if let number = state.byPath[path], var existing = state.inodes[number],
+               existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
                 let hasLocalState = existing.isLocalOnly || (existing.staged?.isDirty ?? false)
                 if let summary, !hasLocalState, existing.etag != summary.etag {
@@ -182,6 +182,7 @@ extension FileSystem {
     /// One HEAD for a listed entry: the object for a file, the marker for a directory.
     private func refreshMetadata(_ record: InodeRecord) async {
         let objectKey = record.type == .directory ? directoryPrefix(of: record.path) : key(of: record.path)
+        let started = Self.monotonicNow()
         let info: ObjectInfo?
         do {
             info = try await store.head(objectKey)
@@ -201,7 +202,7 @@ extension FileSystem {
         let type: FileType = record.type == .directory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
         _ = register(path: record.path, type: type, etag: info.etag, size: info.size,
                      lastModified: Timestamp(info.lastModified), metadata: metadata,
-                     hasMarker: record.type == .directory, countLookup: false)
+                     hasMarker: record.type == .directory, countLookup: false, fetchedAt: started)
     }
 
     public func mkdir(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws(FSError) -> Entry {
@@ -226,7 +227,7 @@ extension FileSystem {
         invalidateListing(ofParentOf: path)
         touchDirectory(directory.number)
         return entry(for: register(path: path, type: .directory, etag: etag, size: 0, lastModified: now, metadata: metadata,
-                                   hasMarker: true, countLookup: true))
+                                   hasMarker: true, countLookup: true, fetchedAt: .infinity))
     }
 
     public func rmdir(parent: UInt64, name: String) async throws(FSError) {
@@ -292,6 +293,7 @@ extension FileSystem {
         state.withLock { state in
             state.inodes[inode]?.attributes.mtime = now
             state.inodes[inode]?.attributes.ctime = now
+            state.inodes[inode]?.changedAt = Self.monotonicNow()
         }
     }
 }

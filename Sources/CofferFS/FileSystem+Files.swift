@@ -93,11 +93,13 @@ extension FileSystem {
                                             offset: offset, count: count)
             } catch .preconditionFailed where attempt == 0 {
                 // The object changed under us (another host wrote it): read the new version.
+                let started = Self.monotonicNow()
                 guard let remote = try await resolve(current.path), remote.type == .regular else {
                     throw FSError(ESTALE, "\(current.path) was removed while open")
                 }
                 current = register(path: current.path, type: .regular, etag: remote.etag, size: remote.size,
-                                   lastModified: remote.lastModified, metadata: remote.metadata, countLookup: false)
+                                   lastModified: remote.lastModified, metadata: remote.metadata, countLookup: false,
+                                   fetchedAt: started)
             } catch {
                 throw FSError(EIO, "read \(current.path): \(error)")
             }
@@ -120,6 +122,7 @@ extension FileSystem {
             state.inodes[inode]?.attributes.mtime = now
             state.inodes[inode]?.attributes.ctime = now
             state.inodes[inode]?.attributes.size = staged.size
+            state.inodes[inode]?.changedAt = Self.monotonicNow()
         }
         return bytes.count
     }
@@ -214,7 +217,8 @@ extension FileSystem {
         invalidateListing(ofParentOf: path)
         touchDirectory(parent)
         return entry(for: register(path: path, type: .symlink, etag: etag, size: UInt64(target.utf8.count),
-                                   lastModified: now, metadata: metadata, symlinkTarget: target, countLookup: true))
+                                   lastModified: now, metadata: metadata, symlinkTarget: target, countLookup: true,
+                                   fetchedAt: .infinity))
     }
 
     public func shutdown() async {

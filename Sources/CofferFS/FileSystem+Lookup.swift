@@ -50,13 +50,14 @@ extension FileSystem {
             return false
         }
         if absent { throw .notFound(path) }
+        let started = Self.monotonicNow()
         guard let remote = try await resolve(path) else {
             state.withLock { $0.negative[path] = expiry }
             throw .notFound(path)
         }
         return register(path: path, type: remote.type, etag: remote.etag, size: remote.size,
                         lastModified: remote.lastModified, metadata: remote.metadata, hasMarker: remote.hasMarker,
-                        countLookup: countLookup)
+                        countLookup: countLookup, fetchedAt: started)
     }
 
     public func forget(_ inode: UInt64, count: UInt64) {
@@ -80,13 +81,14 @@ extension FileSystem {
         if inode == Self.rootInode || hasLocalState || current.validUntil > Self.monotonicNow() {
             return (try localAttributes(current), options.metadataTTL)
         }
+        let started = Self.monotonicNow()
         guard let remote = try await resolve(current.path) else {
             if current.openCount > 0 { return (current.attributes, options.metadataTTL) }
             throw .notFound(current.path)
         }
         let updated = register(path: current.path, type: remote.type, etag: remote.etag, size: remote.size,
                                lastModified: remote.lastModified, metadata: remote.metadata, hasMarker: remote.hasMarker,
-                               countLookup: false)
+                               countLookup: false, fetchedAt: started)
         if updated.etag != current.etag, current.type == .regular {
             cache.invalidate(key: key(of: current.path))
         }

@@ -146,6 +146,7 @@ extension FileSystem {
             state.byPath[newPath] = inode
             state.inodes[inode]?.path = newPath
             state.inodes[inode]?.attributes.ctime = Timestamp.now()
+            state.inodes[inode]?.changedAt = Self.monotonicNow()
             state.negative[oldPath] = expiry
             state.negative[newPath] = nil
         }

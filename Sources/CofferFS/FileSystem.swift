@@ -122,13 +122,18 @@ public final class FileSystem: Sendable {
 
     /// Registers (or refreshes) the inode of `path` and returns its number. Existing inodes keep their number and
     /// local state; their remote view is updated unless they have local changes.
+    /// - Parameter fetchedAt: when the S3 request that learnt this was sent; a record changed here since keeps its
+    ///   own state.
     func register(path: String, type: FileType, etag: String?, size: UInt64, lastModified: Timestamp,
                   metadata: POSIXMetadata, hasMarker: Bool = false, symlinkTarget: String? = nil,
-                  countLookup: Bool) -> InodeRecord {
+                  countLookup: Bool, fetchedAt: Double) -> InodeRecord {
         state.withLock { state in
             let validUntil = expiry
-            if let number = state.byPath[path], var existing = state.inodes[number], existing.type == type {
-                if !(existing.staged?.isDirty ?? false) && !existing.isLocalOnly {
+            if let number = state.byPath[path], var existing = state.inodes[number],
+               existing.type == type || Self.isObjectKindChange(existing.type, type)
+            {
+                if !(existing.staged?.isDirty ?? false) && !existing.isLocalOnly && existing.changedAt < fetchedAt {
+                    existing.type = type
                     existing.etag = etag
                     existing.metadata = metadata
                     existing.hasMarker = hasMarker
@@ -162,6 +167,17 @@ public final class FileSystem: Sendable {
             state.negative[path] = nil
             return record
         }
+    }
+
+    /// A listing cannot tell a symlink from a file (both are objects; the kind is in the metadata), so an inode
+    /// may learn it is the other kind once its metadata is read. It keeps its number.
+    static func isObjectKindChange(_ old: FileType, _ new: FileType) -> Bool {
+        (old == .regular && new == .symlink) || (old == .symlink && new == .regular)
+    }
+
+    /// Marks an inode as changed here now (see `InodeRecord.changedAt`).
+    static func markChanged(_ record: inout InodeRecord) {
+        record.changedAt = monotonicNow()
     }
 
     /// Forgets what is cached about `path`'s directory listing (after a change in it).

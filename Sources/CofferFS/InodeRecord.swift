@@ -10,6 +10,9 @@ struct InodeRecord {
     var attributes: FileAttributes
     /// When `attributes` must be refreshed from S3 (monotonic seconds).
     var validUntil: Double
+    /// When the inode was last changed here (monotonic seconds). S3 answers to requests sent before that are
+    /// older than what the record holds and must not overwrite it.
+    var changedAt: Double = 0
     /// The ETag of the object behind a file (or a directory's marker); nil when there is none yet.
     var etag: String?
     /// POSIX metadata and extended attributes as last read or set.
