@@ -59,6 +59,12 @@ public final class FileSystem: Sendable {
                                                  attributes: [.posixPermissions: 0o700])
     }
 
+    /// What `df` shows: S3 has no capacity limit, so 4 PiB of 4 KiB blocks, all free, and 4 G inodes.
+    public func statfs() -> FileSystemStatistics {
+        FileSystemStatistics(blockSize: 4096, blocks: 1 << 40, freeBlocks: 1 << 40, availableBlocks: 1 << 40,
+                             files: 1 << 32, freeFiles: 1 << 32, maximumNameLength: UInt64(Names.maximumLength))
+    }
+
     // MARK: - Shared helpers
 
     /// Monotonic seconds, for cache expiry.

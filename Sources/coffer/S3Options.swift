@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferAWS
 import CofferHTTP
+import CofferObjectStore
 import CofferS3
 import Foundation
 import Logging
@@ -28,7 +29,23 @@ struct S3Options: ParsableArguments {
     var verbose = false
 
     /// A client for `bucket`, with the bucket's region verified (and discovered when not given).
+    ///
+    /// A 403 answer to HeadBucket has no body, so it cannot say whether the key id is unknown, the secret is
+    /// wrong or a permission is missing: then one ListObjectsV2 of a single key is sent, and its error (such as
+    /// SignatureDoesNotMatch or InvalidAccessKeyId) is thrown instead when it has one.
     func verifiedClient(bucket: String, logger: Logger) async throws -> S3Client {
+        let client = try await client(bucket: bucket, logger: logger)
+        do throws(S3Error) {
+            return try await client.verifiedForBucketRegion()
+        } catch {
+            guard error.kind == .service, error.status == 403 else { throw error }
+            _ = try await client.listObjectsV2(ListRequest(maxKeys: 1))
+            throw error
+        }
+    }
+
+    /// A client for `bucket`, not checked against S3 yet.
+    func client(bucket: String, logger: Logger) async throws -> S3Client {
         let environment = ProcessInfo.processInfo.environment
         var transportOptions = CurlTransport.Options()
         transportOptions.caBundlePath = caBundle
@@ -45,7 +62,7 @@ struct S3Options: ParsableArguments {
             bucket: bucket, region: resolvedRegion ?? "us-east-1", regionIsExplicit: explicit,
             endpointURL: endpointURL ?? S3Configuration.endpointFromEnvironment(environment),
             addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport)
-        return try await S3Client(configuration: configuration, logger: logger).verifiedForBucketRegion()
+        return S3Client(configuration: configuration, logger: logger)
     }
 
     /// A logger to standard error; verbose shows each step.

@@ -247,7 +247,7 @@ struct FileSystemTests {
         #expect(object.bytes == Array("../target file".utf8))
         #expect(object.info.metadata["mode"] == "\(FileMode.symlink | 0o777)")
         let (fresh, _, _) = try await Self.make { other in
-            try await other.put("link", body: .bytes(object.bytes), options: PutOptions(metadata: object.info.metadata))
+            _ = try await other.put("link", body: .bytes(object.bytes), options: PutOptions(metadata: object.info.metadata))
         }
         let found = try await fresh.lookup(parent: Self.root, name: "link")
         #expect(found.attributes.fileType == .symlink)

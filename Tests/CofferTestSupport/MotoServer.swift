@@ -60,6 +60,7 @@ public final class MotoServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        try? FileManager.default.removeItem(atPath: logPath)
     }
 
     /// Every request logged so far, oldest first.

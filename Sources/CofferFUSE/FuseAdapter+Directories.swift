@@ -1,0 +1,73 @@
+internal import CFuse
+import CofferFS
+import Foundation
+
+/// Directory handles: opendir, readdir, readdirplus, releasedir, fsyncdir.
+extension FuseAdapter {
+    func opendir(_ request: FuseRequest, inode: UInt64, info: FileInfo) {
+        serve(request, "opendir", inode: inode) { () throws(FSError) in
+            let handle = try await self.fileSystem.opendir(inode)
+            if !self.replyOpen(request, info, OpenFile(handle: handle)) {
+                self.fileSystem.releasedir(inode, handle: handle)
+            }
+        }
+    }
+
+    /// Fills a buffer of `size` bytes with entries from the cookie `offset` until the next one does not fit.
+    ///
+    /// With `plus`, every entry but "." and ".." carries its attributes and counts as a lookup: exactly those
+    /// inodes are acknowledged to the core before the reply, and forgotten again if the kernel drops the reply.
+    func readdir(_ request: FuseRequest, inode: UInt64, handle: UInt64, offset: UInt64, size: Int, plus: Bool) {
+        serve(request, plus ? "readdirplus" : "readdir", inode: inode) { () throws(FSError) in
+            let entries = try await self.fileSystem.readdir(inode, handle: handle, offset: offset, plus: plus)
+            let timeout = self.directoryEntryTimeout
+            var counted: [UInt64] = []
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 8)
+            defer { buffer.deallocate() }
+            let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var used = 0
+            for entry in entries {
+                let remaining = size - used
+                var status = stat(entry.attributes)
+                let needed: Int
+                if plus {
+                    var parameters = fuse_entry_param()
+                    parameters.attr = status
+                    let isDot = entry.name == "." || entry.name == ".."
+                    if !isDot {
+                        // ino 0 (kept for "." and "..") tells the kernel not to make a dentry, so no lookup counts.
+                        parameters.ino = entry.attributes.inode
+                        parameters.generation = 1
+                        parameters.attr_timeout = timeout
+                        parameters.entry_timeout = timeout
+                    }
+                    needed = fuse_add_direntry_plus(request.raw, base + used, remaining, entry.name, &parameters,
+                                                    off_t(truncatingIfNeeded: entry.nextOffset))
+                    if needed > remaining { break }
+                    if !isDot { counted.append(entry.attributes.inode) }
+                } else {
+                    needed = fuse_add_direntry(request.raw, base + used, remaining, entry.name, &status,
+                                               off_t(truncatingIfNeeded: entry.nextOffset))
+                    if needed > remaining { break }
+                }
+                used += needed
+            }
+            if !counted.isEmpty { self.fileSystem.acknowledgeLookups(counted) }
+            let result = self.replyBuffer(request, UnsafeRawBufferPointer(rebasing: buffer[..<used]))
+            if result != 0 {
+                for inode in counted { self.fileSystem.forget(inode, count: 1) }
+            }
+        }
+    }
+
+    /// Inline: the core only drops a snapshot.
+    func releasedir(_ request: FuseRequest, inode: UInt64, handle: UInt64) {
+        fileSystem.releasedir(inode, handle: handle)
+        replyError(request, 0)
+    }
+
+    /// Directory changes are stored when they are made: nothing to sync.
+    func fsyncdir(_ request: FuseRequest) {
+        replyError(request, 0)
+    }
+}

@@ -1,0 +1,232 @@
+import ArgumentParser
+import CofferFS
+import CofferFUSE
+import CofferObjectStore
+import CofferS3
+import Foundation
+import Logging
+
+/// `coffer mount s3://BUCKET[/PREFIX] MOUNTPOINT`: the composition root (S3Client → S3ObjectStore → FileSystem
+/// → FuseMount).
+struct MountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount an S3 bucket, or a prefix of it, on an empty local directory.",
+        usage: """
+            coffer mount s3://BUCKET[/PREFIX] MOUNTPOINT [-f] [-o OPTION[,OPTION...]] [options]
+            coffer mount BUCKET MOUNTPOINT [--prefix PREFIX/] [options]
+            """,
+        discussion: """
+            Runs in the background once mounted unless -f/--foreground is given; start-up errors are printed here \
+            either way and give a non-zero exit status. Unmount with `coffer unmount MOUNTPOINT` (or \
+            `fusermount3 -u`, `umount`); SIGINT/SIGTERM upload pending writes and then unmount.
+
+            Before mounting, the bucket and its region are checked (HeadBucket) and the prefix is listed once, so \
+            a wrong bucket, region, endpoint or credentials fail here with S3's message.
+
+            -o takes a comma-separated list, as in /etc/fstab (long options win):
+              allow_other  ro  rw  uid=N|NAME  gid=N|NAME  umask=OCT
+              file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
+              path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite
+              fsname=NAME  prefix=P/  log_file=PATH
+            Ignored: _netdev, nofail, auto, noauto, user, users, defaults, x-*. \
+            Anything else is passed to FUSE and the kernel (noatime, auto_unmount...).
+
+            In /etc/fstab (mount.fuse3 runs `coffer SOURCE MOUNTPOINT -o OPTIONS`):
+              s3://bucket/data/ /mnt/data fuse.coffer _netdev,allow_other 0 0
+
+            Permissions are checked by the kernel from the modes shown (default_permissions); objects without \
+            Coffer's metadata belong to --uid/--gid with --file-mode/--dir-mode.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The bucket: s3://BUCKET[/PREFIX], or BUCKET with --prefix.", valueName: "bucket"))
+    var source: String
+
+    @Argument(help: ArgumentHelp("An existing empty directory to mount on.", valueName: "mountpoint"))
+    var mountpoint: String
+
+    @Option(help: ArgumentHelp("Mount only keys under this prefix (mount-s3 style), such as logs/2024/.",
+                               valueName: "prefix"))
+    var prefix: String?
+
+    @Flag(name: .shortAndLong, help: "Stay in the foreground and log to standard error (default: run in the background).")
+    var foreground = false
+
+    @Option(name: .customShort("o"), help: ArgumentHelp(
+        "Mount options, comma-separated as in fstab (see below). May be repeated.", valueName: "options"))
+    var optionLists: [String] = []
+
+    @Option(help: ArgumentHelp("Owner of files and directories (number or name; default: you).", valueName: "uid"))
+    var uid: String?
+
+    @Option(help: ArgumentHelp("Group of files and directories (number or name; default: yours).", valueName: "gid"))
+    var gid: String?
+
+    @Option(name: .customLong("file-mode"), help: ArgumentHelp("Permission bits of files, octal (default 0644).",
+                                                               valueName: "mode"))
+    var fileMode: String?
+
+    @Option(name: .customLong("dir-mode"), help: ArgumentHelp("Permission bits of directories, octal (default 0755).",
+                                                              valueName: "mode"))
+    var directoryMode: String?
+
+    @Option(name: .customLong("metadata-ttl"), help: ArgumentHelp(
+        "How long listings and attributes are trusted before S3 is asked again (default 1).", valueName: "seconds"))
+    var metadataTTL: String?
+
+    @Option(name: .customLong("cache-dir"), help: ArgumentHelp(
+        "Where writes are staged before upload (default /var/cache/coffer/BUCKET, or $XDG_CACHE_HOME/coffer/BUCKET "
+            + "when not root).", valueName: "dir"))
+    var cacheDirectory: String?
+
+    @Flag(name: .customLong("read-only"), help: "Mount read-only (-o ro).")
+    var readOnly = false
+
+    @Flag(name: .customLong("allow-other"), help: "Let other users access the mount (-o allow_other; root, or user_allow_other in /etc/fuse.conf).")
+    var allowOther = false
+
+    @Flag(name: .customLong("no-overwrite"), help: "Never replace an existing object: writes to existing files fail.")
+    var noOverwrite = false
+
+    @Option(name: .customLong("log-file"), help: ArgumentHelp(
+        "Log to this file (default: standard error in the foreground, syslog in the background).", valueName: "path"))
+    var logFile: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(
+        "How much to log (default info; --verbose means debug).",
+        valueName: "level"))
+    var logLevel: Logger.Level?
+
+    @Flag(name: .customLong("daemon-child"), help: .hidden)
+    var daemonChild = false
+
+    @OptionGroup var s3: S3Options
+
+    func validate() throws {
+        do {
+            _ = try resolve()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    mutating func run() async throws {
+        let settings: MountSettings
+        do {
+            settings = try resolve()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        // Check the mountpoint first: it is cheap and its errors are the most common.
+        let mountpointPath: String
+        do {
+            mountpointPath = try FuseMount.checkMountpoint(settings.mountpoint)
+        } catch {
+            throw ValidationFailure(message: "\(error)")
+        }
+        if !foreground && !daemonChild {
+            let arguments = Array(CommandLine.arguments.dropFirst()) + [Daemon.childFlag]
+            let status = try Daemon.start(arguments: arguments, mountpoint: mountpointPath)
+            throw ExitCode(status)
+        }
+        try await mount(settings, mountpoint: mountpointPath)
+    }
+
+    /// Verifies S3, builds the filesystem and serves it until unmounted.
+    private func mount(_ settings: MountSettings, mountpoint: String) async throws {
+        let level = logLevel ?? (s3.verbose ? .debug : .info)
+        let logFile = settings.logFile.map { MountTable.canonical($0) }
+        try LoggingSetup.bootstrap(logFile: logFile, background: daemonChild, level: level)
+        var logger = Logger(label: "coffer")
+        logger.logLevel = level
+
+        var s3 = self.s3
+        s3.endpointURL = settings.endpointURL
+        s3.region = settings.region
+        s3.profile = settings.profile
+        s3.pathStyle = settings.pathStyle
+        let client: S3Client
+        do {
+            client = try await s3.verifiedClient(bucket: settings.bucket, logger: logger)
+            _ = try await client.listObjectsV2(ListRequest(prefix: settings.prefix, delimiter: "/", maxKeys: 1))
+        } catch {
+            throw ValidationFailure(message: "\(settings.location): \(error)")
+        }
+
+        let cacheDirectory = MountTable.canonical(settings.cacheDirectory ?? MountSettings.defaultCacheDirectory(
+            bucket: settings.bucket, environment: ProcessInfo.processInfo.environment))
+        do {
+            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ValidationFailure(message: "cannot create the cache directory \(cacheDirectory): \(error.localizedDescription)")
+        }
+
+        let options = FileSystemOptions(
+            prefix: settings.prefix, defaultUID: settings.uid, defaultGID: settings.gid,
+            defaultFileMode: settings.effectiveFileMode, defaultDirectoryMode: settings.effectiveDirectoryMode,
+            metadataTTL: settings.metadataTTL, cacheDirectory: cacheDirectory, readOnly: settings.readOnly,
+            noOverwrite: settings.noOverwrite)
+        let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options,
+                                    logger: Logger(label: "coffer.fs"))
+        let mountOptions = FuseMountOptions(
+            fileSystemName: settings.effectiveFileSystemName, allowOther: settings.allowOther,
+            readOnly: settings.readOnly, extraOptions: settings.fuseOptions,
+            directoryEntryTimeout: settings.metadataTTL)
+        let mount: FuseMount
+        do {
+            mount = try FuseMount(fileSystem: fileSystem, mountpoint: mountpoint, options: mountOptions,
+                                  logger: Logger(label: "coffer.fuse"))
+        } catch {
+            throw ValidationFailure(message: "\(error)")
+        }
+        mount.unmountOnTerminationSignals()
+        logger.info("mounting", metadata: [
+            "source": "\(settings.location)", "mountpoint": "\(mountpoint)", "cache": "\(cacheDirectory)",
+            "region": "\(client.configuration.region)",
+        ])
+        let detach = daemonChild
+        do {
+            try await mount.serve(onMounted: { if detach { Daemon.detachOutput(logFile: logFile) } })
+        } catch {
+            throw ValidationFailure(message: "\(error)")
+        }
+    }
+
+    /// The settings from arguments, `-o` lists and long options.
+    func resolve() throws(MountSettingsError) -> MountSettings {
+        let (bucket, urlPrefix) = try Self.parseSource(source)
+        var settings = MountSettings(bucket: bucket, prefix: MountSettings.normalizedPrefix(urlPrefix),
+                                     mountpoint: mountpoint, uid: getuid(), gid: getgid())
+        if let prefix {
+            guard urlPrefix.isEmpty else { throw .conflictingPrefix(urlPrefix, prefix) }
+            settings.prefix = MountSettings.normalizedPrefix(prefix)
+        }
+        for list in optionLists { try settings.apply(optionList: list) }
+        if let uid { settings.uid = try MountSettings.userID(uid) }
+        if let gid { settings.gid = try MountSettings.groupID(gid) }
+        if let fileMode { settings.fileMode = try MountSettings.mode(fileMode, option: "--file-mode") }
+        if let directoryMode { settings.directoryMode = try MountSettings.mode(directoryMode, option: "--dir-mode") }
+        if let metadataTTL { settings.metadataTTL = try MountSettings.seconds(metadataTTL, option: "--metadata-ttl") }
+        if let cacheDirectory { settings.cacheDirectory = cacheDirectory }
+        if let logFile { settings.logFile = logFile }
+        if readOnly { settings.readOnly = true }
+        if allowOther { settings.allowOther = true }
+        if noOverwrite { settings.noOverwrite = true }
+        if let endpointURL = s3.endpointURL { settings.endpointURL = endpointURL }
+        if let region = s3.region { settings.region = region }
+        if let profile = s3.profile { settings.profile = profile }
+        if s3.pathStyle { settings.pathStyle = true }
+        return settings
+    }
+
+    /// `s3://bucket/prefix`, `bucket/prefix` or `bucket`.
+    static func parseSource(_ source: String) throws(MountSettingsError) -> (bucket: String, prefix: String) {
+        var rest = Substring(source)
+        if rest.hasPrefix("s3://") { rest = rest.dropFirst(5) } else if rest.contains("://") { throw .invalidSource(source) }
+        let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let bucket = parts.first, !bucket.isEmpty, !bucket.contains(":") else { throw .invalidSource(source) }
+        return (String(bucket), parts.count > 1 ? String(parts[1]) : "")
+    }
+}

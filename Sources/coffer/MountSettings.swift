@@ -1,0 +1,164 @@
+import Foundation
+
+/// Everything `coffer mount` needs, resolved from the positional arguments, `-o` lists (fstab form) and long
+/// options. Long options win over `-o` entries; later `-o` entries win over earlier ones.
+struct MountSettings: Equatable {
+    var bucket: String
+    var prefix: String
+    var mountpoint: String
+    var uid: UInt32
+    var gid: UInt32
+    var umask: UInt32?
+    var fileMode: UInt32?
+    var directoryMode: UInt32?
+    var metadataTTL: Double = 1
+    var cacheDirectory: String?
+    var readOnly = false
+    var allowOther = false
+    var noOverwrite = false
+    var fileSystemName: String?
+    var endpointURL: String?
+    var region: String?
+    var profile: String?
+    var pathStyle = false
+    var logFile: String?
+    /// `-o` entries Coffer does not know, passed on to libfuse and the kernel (`dev`, `noatime`, `auto_unmount`…).
+    var fuseOptions: [String] = []
+
+    /// `-o` entries that only matter to mount(8) or systemd and are ignored.
+    static let ignoredOptions: Set<String> = ["_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
+                                               "owner", "group", "defaults"]
+
+    /// Permission bits of files: `file_mode`, else 0666 without the umask, else 0644.
+    var effectiveFileMode: UInt32 {
+        fileMode ?? umask.map { 0o666 & ~$0 } ?? 0o644
+    }
+
+    /// Permission bits of directories: `dir_mode`, else 0777 without the umask, else 0755.
+    var effectiveDirectoryMode: UInt32 {
+        directoryMode ?? umask.map { 0o777 & ~$0 } ?? 0o755
+    }
+
+    /// The source `mount` and `df` show.
+    var effectiveFileSystemName: String {
+        fileSystemName ?? "coffer:\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)")
+    }
+
+    /// `s3://bucket/prefix`.
+    var location: String { "s3://\(bucket)/\(prefix)" }
+
+    /// Applies one `-o` list (comma separated).
+    mutating func apply(optionList: String) throws(MountSettingsError) {
+        for item in optionList.split(separator: ",", omittingEmptySubsequences: true) {
+            try apply(option: String(item))
+        }
+    }
+
+    /// Applies one `-o` entry: `name` or `name=value`.
+    mutating func apply(option: String) throws(MountSettingsError) {
+        let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        let name = String(parts[0])
+        let value = parts.count > 1 ? String(parts[1]) : nil
+        func required() throws(MountSettingsError) -> String {
+            guard let value, !value.isEmpty else { throw .missingValue(name) }
+            return value
+        }
+        switch name {
+        case _ where Self.ignoredOptions.contains(name) || name.hasPrefix("x-") || name == "comment": break
+        case "allow_other": allowOther = true
+        case "ro": readOnly = true
+        case "rw": readOnly = false
+        case "uid": uid = try Self.userID(try required())
+        case "gid": gid = try Self.groupID(try required())
+        case "umask": umask = try Self.mode(try required(), option: name)
+        case "file_mode": fileMode = try Self.mode(try required(), option: name)
+        case "dir_mode": directoryMode = try Self.mode(try required(), option: name)
+        case "endpoint", "endpoint_url", "url":
+            let url = try required()
+            guard url.contains("://") else { throw .endpointNotURL(url) }
+            endpointURL = url
+        case "region": region = try required()
+        case "profile": profile = try required()
+        case "cache_dir": cacheDirectory = try required()
+        case "metadata_ttl": metadataTTL = try Self.seconds(try required(), option: name)
+        case "no_overwrite": noOverwrite = true
+        case "path_style", "use_path_request_style": pathStyle = true
+        case "fsname": fileSystemName = try required()
+        case "prefix": prefix = Self.normalizedPrefix(try required())
+        case "log_file": logFile = try required()
+        default: fuseOptions.append(option)
+        }
+    }
+
+    // MARK: - Value parsing
+
+    /// "prefix" and "prefix/" mean the same; "" is the whole bucket; leading slashes are dropped.
+    static func normalizedPrefix(_ prefix: String) -> String {
+        let trimmed = String(prefix.drop { $0 == "/" })
+        return trimmed.isEmpty || trimmed.hasSuffix("/") ? trimmed : trimmed + "/"
+    }
+
+    /// Octal permission bits: "644", "0644", "0o644".
+    static func mode(_ text: String, option: String) throws(MountSettingsError) -> UInt32 {
+        var digits = Substring(text)
+        if digits.hasPrefix("0o") { digits = digits.dropFirst(2) }
+        guard let value = UInt32(digits, radix: 8), value <= 0o7777 else { throw .invalidMode(option, text) }
+        return value
+    }
+
+    /// A non-negative number of seconds.
+    static func seconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
+        guard let value = Double(text), value >= 0, value.isFinite else { throw .invalidNumber(option, text) }
+        return value
+    }
+
+    /// A user id, or a user name looked up in the password database.
+    static func userID(_ text: String) throws(MountSettingsError) -> UInt32 {
+        if let id = UInt32(text) { return id }
+        guard let entry = getpwnam(text) else { throw .unknownUser(text) }
+        return entry.pointee.pw_uid
+    }
+
+    /// A group id, or a group name looked up in the group database.
+    static func groupID(_ text: String) throws(MountSettingsError) -> UInt32 {
+        if let id = UInt32(text) { return id }
+        guard let entry = getgrnam(text) else { throw .unknownGroup(text) }
+        return entry.pointee.gr_gid
+    }
+
+    /// `/var/cache/coffer/<bucket>` for root, else `$XDG_CACHE_HOME/coffer/<bucket>` (`~/.cache` by default).
+    static func defaultCacheDirectory(bucket: String, environment: [String: String]) -> String {
+        if geteuid() == 0 { return "/var/cache/coffer/\(bucket)" }
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache"
+        return "\(base)/coffer/\(bucket)"
+    }
+}
+
+/// A mount option that cannot be used, with what to write instead.
+enum MountSettingsError: Error, Equatable, CustomStringConvertible {
+    case missingValue(String)
+    case invalidMode(String, String)
+    case invalidNumber(String, String)
+    case unknownUser(String)
+    case unknownGroup(String)
+    case endpointNotURL(String)
+    case invalidSource(String)
+    case conflictingPrefix(String, String)
+
+    var description: String {
+        switch self {
+        case .missingValue(let name): return "mount option \(name) needs a value: \(name)=..."
+        case .invalidMode(let name, let text): return "\(name)=\(text) is not an octal mode such as 0644"
+        case .invalidNumber(let name, let text): return "\(name)=\(text) is not a number of seconds (>= 0)"
+        case .unknownUser(let name): return "no user named \(name) (give a name from /etc/passwd or a number)"
+        case .unknownGroup(let name): return "no group named \(name) (give a name from /etc/group or a number)"
+        case .endpointNotURL(let text):
+            return "endpoint=\(text) is not a URL: write endpoint=https://host[:port] (for a region, use region=\(text))"
+        case .invalidSource(let text):
+            return "\(text) is not a bucket: write s3://BUCKET[/PREFIX] or BUCKET"
+        case .conflictingPrefix(let fromURL, let option):
+            return "the prefix is given twice (\(fromURL) in the URL, \(option) with --prefix): give it once"
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import CofferFUSE
+import Foundation
+
+/// `coffer unmount MOUNTPOINT`: `fusermount3 -u`, falling back to a lazy `umount -l`.
+struct UnmountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unmount",
+        abstract: "Unmount a Coffer mount (pending writes are uploaded before the mount process exits).",
+        discussion: """
+            Runs `fusermount3 -u MOUNTPOINT`. If that fails (files still open, or a dead mount left by a killed \
+            process: "Transport endpoint is not connected"), detaches the mount with `umount -l`, which completes \
+            once the last open file is closed.
+            """,
+        aliases: ["umount"]
+    )
+
+    @Argument(help: ArgumentHelp("Where the bucket is mounted.", valueName: "mountpoint"))
+    var mountpoint: String
+
+    func run() async throws {
+        let path = MountTable.canonical(mountpoint)
+        guard MountTable.isMounted(path) else {
+            throw ValidationFailure(message: "\(mountpoint) is not mounted")
+        }
+        let fusermount = try Self.execute("fusermount3", ["-u", path])
+        if fusermount.status == 0 { return }
+        var note = "fusermount3 -u \(path) failed"
+        if !fusermount.output.isEmpty { note += ": \(fusermount.output)" }
+        FileHandle.standardError.write(Data("coffer: \(note); detaching it with umount -l instead\n".utf8))
+        let umount = try Self.execute("umount", ["-l", path])
+        guard umount.status == 0 else {
+            throw ValidationFailure(message: "umount -l \(path) failed too: \(umount.output) (unmounting needs root or the user who mounted)")
+        }
+    }
+
+    /// Runs a program found in PATH and returns its status and combined output.
+    static func execute(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        do {
+            try process.run()
+        } catch {
+            return (127, "cannot run \(program): \(error.localizedDescription)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (process.terminationStatus, text)
+    }
+}
