@@ -38,9 +38,13 @@ struct S3Options: ParsableArguments {
         do throws(S3Error) {
             return try await client.verifiedForBucketRegion()
         } catch {
+            // HEAD answers carry no error code. A one-key LIST tells a bad signature or key (its error says which)
+            // from credentials that may list but not HeadBucket (some servers and bucket policies map HeadBucket to
+            // another permission than s3:ListBucket): listing is all a mount needs, so then go on.
             guard error.kind == .service, error.status == 403 else { throw error }
             _ = try await client.listObjectsV2(ListRequest(maxKeys: 1))
-            throw error
+            logger.info("HeadBucket was denied but listing works; continuing", metadata: ["bucket": "\(bucket)"])
+            return client
         }
     }
 
