@@ -90,11 +90,11 @@ extension FileSystem {
                              metadata: .replace(metadata.userMetadata(), contentType: contentType), condition: nil)
     }
 
-    /// A server-side copy of any size: CopyObject up to 5 GiB, UploadPartCopy in parts above (S3's limit).
+    /// A server-side copy of any size: CopyObject up to `singleCopyLimit` (5 GiB, S3's limit), UploadPartCopy in
+    /// parts above.
     func copyObject(from source: String, to destination: String, size: UInt64, sourceETag: String?,
                     metadata: CopyOptions.Metadata, condition: WriteCondition?) async throws(ObjectStoreError) -> String {
-        let singleCopyLimit: UInt64 = 5 << 30
-        if size <= singleCopyLimit {
+        if size <= options.singleCopyLimit {
             return try await store.copy(from: source, to: destination,
                                         options: CopyOptions(metadata: metadata, sourceETag: sourceETag, condition: condition))
         }
@@ -105,7 +105,9 @@ extension FileSystem {
             let info = try await store.head(source)
             putOptions = PutOptions(metadata: info.metadata, contentType: info.contentType)
         }
-        let partSize: UInt64 = max(512 << 20, (size + 9_999) / 10_000)
+        // Parts of 512 MiB (S3 allows up to 5 GiB), more when 10,000 of them would not do; smaller limits (tests)
+        // give parts of that limit's size.
+        let partSize: UInt64 = max(min(512 << 20, options.singleCopyLimit), (size + 9_999) / 10_000)
         let uploadId = try await store.createMultipartUpload(destination, options: putOptions)
         do {
             var parts: [CompletedPart] = []

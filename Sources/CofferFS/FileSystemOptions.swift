@@ -24,12 +24,15 @@ public struct FileSystemOptions: Sendable {
     public var partSize: UInt64
     /// Parts uploaded at the same time, per file.
     public var uploadConcurrency: Int
+    /// Server-side copies (rename, metadata updates) of objects larger than this use multipart UploadPartCopy;
+    /// S3's CopyObject stops at 5 GiB.
+    public var singleCopyLimit: UInt64
 
     /// Options with the defaults of `coffer mount`.
     public init(prefix: String = "", defaultUID: UInt32 = 0, defaultGID: UInt32 = 0, defaultFileMode: UInt32 = 0o644,
                 defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
                 readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
-                partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8) {
+                partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30) {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -42,5 +45,6 @@ public struct FileSystemOptions: Sendable {
         self.multipartThreshold = multipartThreshold
         self.partSize = partSize
         self.uploadConcurrency = uploadConcurrency
+        self.singleCopyLimit = singleCopyLimit
     }
 }

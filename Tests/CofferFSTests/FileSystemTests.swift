@@ -228,6 +228,47 @@ struct FileSystemTests {
         #expect(try await Self.readAll(fs, try await fs.lookup(parent: sub, name: "3").attributes.inode) == [3])
     }
 
+    @Test func renameOfObjectsAboveTheCopyLimitUsesMultipartPartCopies() async throws {
+        let bytes = (0..<5000).map { UInt8($0 % 253) }
+        let (fs, store, _) = try await Self.make({ store in
+            _ = try await store.put("huge", body: .bytes(bytes), options: PutOptions(metadata: ["mode": "33188"]))
+        }, configure: { $0.singleCopyLimit = 2048 })
+        try await fs.rename(parent: Self.root, name: "huge", newParent: Self.root, newName: "moved", mode: .replace)
+        #expect(store.requestCount(.copy) == 0)
+        #expect(store.requestCount(.uploadPartCopy) == 3)
+        #expect(store.peek("huge") == nil)
+        let moved = try #require(store.peek("moved"))
+        #expect(moved.bytes == bytes)
+        #expect(moved.info.metadata["mode"] == "33188")
+    }
+
+    @Test func readdirOffsetsStayValidWhileTheDirectoryChanges() async throws {
+        let (fs, _, _) = try await Self.make { store in
+            for name in ["a", "b", "c", "d"] { try await store.put("dir/\(name)", bytes: [1]) }
+        }
+        let dir = try await fs.lookup(parent: Self.root, name: "dir").attributes.inode
+        let handle = try await fs.opendir(dir)
+        let first = try await fs.readdir(dir, handle: handle, offset: 0)
+        let afterB = try #require(first.first { $0.name == "b" }).nextOffset
+        try await fs.unlink(parent: dir, name: "a")
+        try await Self.writeFile(fs, dir, "aa", [2])
+        let rest = try await fs.readdir(dir, handle: handle, offset: afterB)
+        #expect(rest.map(\.name) == ["c", "d"], "no entry skipped or repeated after changes")
+        fs.releasedir(dir, handle: handle)
+        #expect(try await Self.names(fs, dir) == [".", "..", "aa", "b", "c", "d"])
+    }
+
+    @Test func lookupCountsKeepInodesUntilForgotten() async throws {
+        let (fs, _, _) = try await Self.make { store in try await store.put("f", bytes: [1]) }
+        let first = try await fs.lookup(parent: Self.root, name: "f")
+        let second = try await fs.lookup(parent: Self.root, name: "f")
+        #expect(first.attributes.inode == second.attributes.inode)
+        fs.forget(first.attributes.inode, count: 1)
+        #expect(try await fs.getattr(first.attributes.inode).0.size == 1, "one lookup is still held")
+        fs.forget(first.attributes.inode, count: 1)
+        #expect(await Self.errno { _ = try await fs.getattr(first.attributes.inode) } == ESTALE)
+    }
+
     @Test func renameOfAFileNotYetUploadedUploadsItUnderTheNewName() async throws {
         let (fs, store, _) = try await Self.make()
         let (entry, file) = try await fs.create(parent: Self.root, name: ".tmp.x", mode: 0o644, flags: OpenFlags(write: true), caller: Self.me)

@@ -55,4 +55,19 @@ struct LeastPrivilegeTests {
         }
         await mount.unmount()
     }
+
+    @Test("logs at the most verbose level hold no secret key, session token or signature")
+    func logsHoldNoSecrets() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("secrets")
+        let mount = try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: ["--log-level", "trace"])
+        try await Shell.check("echo x > \(mount.path("a")) && ls -l \(mount.path("")) && cat \(mount.path("a")) && rm \(mount.path("a"))")
+        _ = try await Shell.run("cat \(mount.path("missing"))")
+        let log = mount.log  // read before unmount(), which removes the mount's work directory
+        await mount.unmount()
+        #expect(log.contains("mounted"), "the log was written")
+        #expect(!log.contains(moto.users["full"]!.secretAccessKey))
+        #expect(!log.contains("Signature="))
+        #expect(!log.contains("Authorization"))
+    }
 }
