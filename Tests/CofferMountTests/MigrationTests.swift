@@ -131,6 +131,12 @@ struct MigrationTests {
             #expect(try await Shell.check("cat \(mount.path("x/y/l"))") == "abXYeftail\n")
             let hard = try await Shell.run("ln \(mount.path("x/f")) \(mount.path("x/hard"))")
             #expect(hard.status != 0 && hard.stderr.contains("not permitted"))
+            // A whole directory moves: every key under its prefix is copied and the old ones deleted.
+            try await Shell.check("mv \(mount.path("x/y")) \(mount.path("x/moved"))")
+            #expect(try await Shell.check("cat \(mount.path("x/moved/l"))") == "abXYeftail\n")
+            let keys = try await BucketScript(mount: mount).keys(under: prefix + "x/")
+            #expect(keys == [prefix + "x/", prefix + "x/f", prefix + "x/moved/", prefix + "x/moved/l",
+                             prefix + "x/moved/z/", prefix + "x/moved/z/h"], "\(keys)")
             let rmdir = try await Shell.run("rmdir \(mount.path("x"))")
             #expect(rmdir.status != 0 && rmdir.stderr.contains("not empty"))
             try await Shell.check("rm -r \(mount.path("x"))")
