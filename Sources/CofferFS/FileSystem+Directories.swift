@@ -206,12 +206,7 @@ extension FileSystem {
     }
 
     public func mkdir(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws(FSError) -> Entry {
-        try requireWritable("mkdir \(name)")
-        try Names.validate(name)
-        let directory = try record(parent)
-        guard directory.type == .directory else { throw .notDirectory(directory.path) }
-        let path = Names.child(directory.path, name)
-        if try await exists(path) { throw .exists(path) }
+        let (directory, path) = try await placeForNewEntry(parent: parent, name: name, operation: "mkdir")
         let now = Timestamp.now()
         let metadata = newMetadata(mode: FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask),
                                    caller: caller, at: now)
@@ -256,6 +251,19 @@ extension FileSystem {
         }
         removeName(path)
         touchDirectory(directory.number)
+    }
+
+    /// Checks that a new entry `name` may be made in `parent` (writable mount, valid name, a directory, nothing there
+    /// yet) and returns the directory's record and the new path.
+    func placeForNewEntry(parent: UInt64, name: String,
+                          operation: String) async throws(FSError) -> (InodeRecord, String) {
+        try requireWritable("\(operation) \(name)")
+        try Names.validate(name)
+        let directory = try record(parent)
+        guard directory.type == .directory else { throw .notDirectory(directory.path) }
+        let path = Names.child(directory.path, name)
+        if try await exists(path) { throw .exists(path) }
+        return (directory, path)
     }
 
     /// True when something exists at `path` (known here or in S3).

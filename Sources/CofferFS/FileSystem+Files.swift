@@ -198,12 +198,7 @@ extension FileSystem {
     }
 
     public func symlink(target: String, parent: UInt64, name: String, caller: Caller) async throws(FSError) -> Entry {
-        try requireWritable("symlink \(name)")
-        try Names.validate(name)
-        let directory = try record(parent)
-        guard directory.type == .directory else { throw .notDirectory(directory.path) }
-        let path = Names.child(directory.path, name)
-        if try await exists(path) { throw .exists(path) }
+        let (_, path) = try await placeForNewEntry(parent: parent, name: name, operation: "symlink")
         let now = Timestamp.now()
         let metadata = newMetadata(mode: FileMode.symlink | 0o777, caller: caller, at: now)
         let etag: String
