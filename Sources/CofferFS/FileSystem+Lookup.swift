@@ -42,16 +42,22 @@ extension FileSystem {
             return record
         }
         if let known { return known }
-        let absent = state.withLock { state -> Bool in
-            if let until = state.negative[path], until > now { return true }
-            if let listing = state.listings[directory.path], listing.validUntil > now, listing.children[name] == nil {
-                return true
+        // A fresh listing of the parent already says whether the name exists, and as what.
+        let listed: Bool?? = state.withLock { state -> Bool?? in
+            if let until = state.negative[path], until > now { return .some(nil) }
+            if let listing = state.listings[directory.path], listing.validUntil > now {
+                return .some(listing.children[name])
             }
-            return false
+            return .none
         }
-        if absent { throw .notFound(path) }
         let started = Self.monotonicNow()
-        guard let remote = try await resolve(path) else {
+        let remote: RemoteObject?
+        switch listed {
+        case .some(nil): throw .notFound(path)
+        case .some(.some(let isDirectory)): remote = try await resolve(path, knownDirectory: isDirectory)
+        case .none: remote = try await resolve(path, listingParent: directory.path)
+        }
+        guard let remote else {
             state.withLock { $0.negative[path] = expiry }
             throw .notFound(path)
         }
@@ -102,22 +108,46 @@ extension FileSystem {
         return attributes
     }
 
-    /// Asks S3 what is at `path`, in one round trip: HEAD of the key, HEAD of the directory marker and a one-key
-    /// LIST of the directory prefix run in parallel. A directory shadows a file of the same name.
-    func resolve(_ path: String) async throws(FSError) -> RemoteObject? {
+    /// Asks S3 what is at `path`, in one round trip: HEAD of the key, HEAD of the directory marker and a LIST run in
+    /// parallel. A directory shadows a file of the same name.
+    ///
+    /// With `listingParent`, the LIST is the first page (1000 entries) of the parent directory instead of one key of
+    /// `path/`: it costs the same request, tells whether `path/` has children, and when the parent has no more
+    /// entries it is kept as the parent's listing, so that lookups of its other names need one HEAD at most (what
+    /// `rsync` and `find` do) and absent names none.
+    func resolve(_ path: String, listingParent: String? = nil) async throws(FSError) -> RemoteObject? {
         let fileKey = key(of: path)
         let prefix = directoryPrefix(of: path)
+        let listRequest = listingParent.map { ListRequest(prefix: directoryPrefix(of: $0), delimiter: "/") }
+            ?? ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2)
         async let fileHead = outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) }
         async let markerHead = outcome { () async throws(ObjectStoreError) in try await store.head(prefix) }
-        async let children = outcome { () async throws(ObjectStoreError) in
-            try await store.list(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
-        }
+        async let children = outcome { () async throws(ObjectStoreError) in try await store.list(listRequest) }
         let (file, marker, listing) = await (fileHead, markerHead, children)
 
-        var isDirectory = false
+        var isDirectory: Bool
         switch listing {
-        case .success(let page): isDirectory = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
-        case .failure(let error): throw FSError.from(error, "LIST \(prefix)")
+        case .success(let page):
+            if let parent = listingParent {
+                isDirectory = page.commonPrefixes.contains(prefix)
+                if !page.isTruncated {
+                    let entries = CachedListing(children: childNames(of: page, under: directoryPrefix(of: parent)),
+                                                validUntil: expiry)
+                    state.withLock { $0.listings[parent] = entries }
+                } else if !isDirectory, page.commonPrefixes.last.map({ $0 < prefix }) ?? true,
+                          page.objects.last.map({ $0.key < prefix }) ?? true {
+                    // A large parent whose first page ends before `path/`: ask about `path/` itself.
+                    do {
+                        let own = try await store.list(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
+                        isDirectory = !own.objects.isEmpty || !own.commonPrefixes.isEmpty
+                    } catch {
+                        throw FSError.from(error, "LIST \(prefix)")
+                    }
+                }
+            } else {
+                isDirectory = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+            }
+        case .failure(let error): throw FSError.from(error, "LIST \(listRequest.prefix)")
         }
         var markerInfo: ObjectInfo?
         switch marker {
@@ -129,12 +159,40 @@ extension FileSystem {
             if case .success = file {
                 logger.warning("object is shadowed by a directory of the same name", metadata: ["key": "\(fileKey)"])
             }
-            let metadata = POSIXMetadata(userMetadata: markerInfo?.metadata ?? [:])
-            return RemoteObject(type: .directory, etag: markerInfo?.etag, size: 0,
-                                lastModified: Timestamp(markerInfo?.lastModified ?? Date()), metadata: metadata,
-                                hasMarker: markerInfo != nil)
+            return directoryObject(marker: markerInfo)
         }
-        switch file {
+        return try await fileObject(file, key: fileKey)
+    }
+
+    /// What S3 says of a name a fresh listing already placed: one HEAD (the object, or the directory's marker).
+    func resolve(_ path: String, knownDirectory: Bool) async throws(FSError) -> RemoteObject? {
+        if knownDirectory {
+            let prefix = directoryPrefix(of: path)
+            do {
+                return directoryObject(marker: try await store.head(prefix))
+            } catch {
+                switch error {
+                case .notFound, .accessDenied: return directoryObject(marker: nil)
+                default: throw FSError.from(error, "HEAD \(prefix)")
+                }
+            }
+        }
+        let fileKey = key(of: path)
+        return try await fileObject(await outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) },
+                                    key: fileKey)
+    }
+
+    /// A directory, with the metadata of its marker when it has one.
+    private func directoryObject(marker: ObjectInfo?) -> RemoteObject {
+        RemoteObject(type: .directory, etag: marker?.etag, size: 0, lastModified: Timestamp(marker?.lastModified ?? Date()),
+                     metadata: POSIXMetadata(userMetadata: marker?.metadata ?? [:]), hasMarker: marker != nil)
+    }
+
+    /// A file or symlink from its HEAD answer; nil when there is no such object.
+    private func fileObject(_ head: Result<ObjectInfo, ObjectStoreError>, key fileKey: String) async throws(FSError)
+        -> RemoteObject?
+    {
+        switch head {
         case .success(let info):
             let metadata = POSIXMetadata(userMetadata: info.metadata)
             return RemoteObject(type: Self.type(of: metadata) == .symlink ? .symlink : .regular, etag: info.etag,
@@ -158,5 +216,20 @@ extension FileSystem {
         case .failure(let error):
             throw FSError.from(error, "HEAD \(fileKey)")
         }
+    }
+
+    /// The names a listing page shows under `prefix`, true for directories; keys that cannot be names are left out
+    /// and a directory shadows a file of the same name, as in `listDirectory`.
+    func childNames(of page: ListPage, under prefix: String) -> [String: Bool] {
+        var names: [String: Bool] = [:]
+        for object in page.objects where object.key != prefix {
+            let name = object.key.dropFirst(prefix.count)
+            if Names.problem(with: name) == nil { names[String(name)] = false }
+        }
+        for common in page.commonPrefixes {
+            let name = common.dropFirst(prefix.count).dropLast()
+            if Names.problem(with: name) == nil { names[String(name)] = true }
+        }
+        return names
     }
 }

@@ -92,6 +92,26 @@ struct FileSystemTests {
         #expect(store.requestCount() == 0)
     }
 
+    @Test func siblingsOfALookedUpNameCostOneHeadAndAbsentNamesNothing() async throws {
+        let (fs, store, _) = try await Self.make { store in
+            for name in ["a", "b", "c"] { try await store.put("d/\(name)", bytes: [1]) }
+            try await store.put("d/sub/x", bytes: [1])
+        }
+        let d = try await fs.lookup(parent: Self.root, name: "d").attributes.inode
+        store.resetCounts()
+        _ = try await fs.lookup(parent: d, name: "a")
+        #expect(store.requestCount() == 3, "HEAD, marker HEAD and one LIST page of the parent, in parallel")
+        store.resetCounts()
+        _ = try await fs.lookup(parent: d, name: "b")
+        #expect(store.requestCount() == 1 && store.requestCount(.head) == 1)
+        store.resetCounts()
+        #expect(try await fs.lookup(parent: d, name: "sub").attributes.fileType == .directory)
+        #expect(store.requestCount() == 1, "a directory from the listing: one HEAD of its marker")
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: d, name: "not-there") } == ENOENT)
+        #expect(store.requestCount() == 0)
+    }
+
     @Test func readdirCostsListPagesAndReaddirplusHeadsEachEntryOnce() async throws {
         let (fs, store, _) = try await Self.make { store in
             for i in 0..<30 { try await store.put(String(format: "d/f%02d", i), bytes: [UInt8(i)]) }
