@@ -6,6 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(
   fuse3 libfuse3-dev libcurl4-openssl-dev libssl-dev pkgconf
   rsync attr curl ca-certificates python3 python3-pip psmisc
+  s3fs rclone fio time
 )
 PIP_PACKAGES=(
   "moto[server]" boto3 awscli s3cmd

@@ -8,6 +8,11 @@ Same app as `moto_server`, plus:
   --watch-parent    exit when the process that started us goes away, so a crashed test leaves no server behind.
   --auth-actions N  sets INITIAL_NO_AUTH_ACTION_COUNT=N: the first N requests are unauthenticated (create IAM
                     users then); every later request must carry a valid SigV4 signature and pass IAM policies.
+  --fast-range      ranged GETs read only their range (stock moto 5.2.1 copies the whole object for every ranged
+                    GET, so a 4 KiB read of a 1 GiB object costs a 1 GiB copy); ranges over 1 MiB are streamed in
+                    1 MiB chunks, so a client that drops an open-ended `bytes=N-` GET pays only for what was sent.
+  --null-version    accept `versionId=null` in query strings (S3 does, for the current version of an object in an
+                    unversioned bucket; moto answers 400). rclone sends it on the HEAD after a multipart upload.
 
 Signature checks use the request URI exactly as it arrived. Stock moto 5.2.1 verifies signatures against the URL
 as werkzeug re-quotes it, so correctly signed requests whose key or query holds characters such as + & ! ( ) *
@@ -45,12 +50,82 @@ def verify_signatures_on_raw_uri():
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate
 
 
+class _KeyBytes:
+    """Stands in for FakeKey.value while a ranged GET runs: moto only takes len() of it and slices it once."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, key, start=0, stop=None):
+        self.key = key
+        self.start = start
+        self.stop = key.size if stop is None else stop
+
+    def __len__(self):
+        return max(0, self.stop - self.start)
+
+    def __bool__(self):
+        return len(self) > 0
+
+    def _read(self, offset, count):
+        with self.key.lock:
+            self.key._value_buffer.seek(offset)
+            return self.key._value_buffer.read(count)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("only contiguous slices of an object's bytes are supported")
+        lo, hi, _ = index.indices(len(self))
+        lo, hi = self.start + lo, self.start + max(lo, hi)
+        if hi - lo <= self.CHUNK:
+            return self._read(lo, hi - lo)
+        return _KeyBytes(self.key, lo, hi)
+
+    def __iter__(self):  # werkzeug sends an iterable body chunk by chunk
+        offset = self.start
+        while offset < self.stop:
+            try:
+                chunk = self._read(offset, min(self.CHUNK, self.stop - offset))
+            except ValueError:  # the object was overwritten or deleted meanwhile and its buffer closed
+                return
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
+
+
+def serve_ranges_lazily():
+    """--fast-range: during a GET that carries a Range header, FakeKey.value is a lazy view of the object."""
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    lazy = threading.local()
+    stock_value = FakeKey.value
+
+    def value(self):
+        if getattr(lazy, "on", False):
+            return _KeyBytes(self)
+        return stock_value.fget(self)
+
+    FakeKey.value = property(value, stock_value.fset)
+    stock_get_object = S3Response.get_object
+
+    def get_object(self):
+        lazy.on = bool((self.headers.get("range") or "").strip()) and "partNumber" not in (self.querystring or {})
+        try:
+            return stock_get_object(self)
+        finally:
+            lazy.on = False
+
+    S3Response.get_object = get_object
+
+
 class RequestLog:
     """WSGI middleware: optional delay, then one log line per request once its response is sent."""
 
-    def __init__(self, app, path, delay_s):
+    def __init__(self, app, path, delay_s, null_version=False):
         self.app = app
         self.delay_s = delay_s
+        self.null_version = null_version
         self.lock = threading.Lock()
         self.out = open(path, "a", buffering=1) if path else None
 
@@ -66,6 +141,9 @@ class RequestLog:
         _current.raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if self.delay_s:
             time.sleep(self.delay_s)
+        query = environ.get("QUERY_STRING", "")
+        if self.null_version and "versionId=null" in query:
+            environ["QUERY_STRING"] = "&".join(p for p in query.split("&") if p != "versionId=null")
         fields = [
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),
@@ -117,6 +195,8 @@ def main():
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--watch-parent", action="store_true")
     parser.add_argument("--auth-actions", type=int)
+    parser.add_argument("--fast-range", action="store_true")
+    parser.add_argument("--null-version", action="store_true")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         sys.exit("s3server: refusing to listen on a non-loopback address")
@@ -128,6 +208,8 @@ def main():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     verify_signatures_on_raw_uri()
+    if args.fast_range:
+        serve_ranges_lazily()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # A parent that started us from a thread with SIGTERM blocked would otherwise be unable to stop us.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
@@ -135,7 +217,7 @@ def main():
     if args.watch_parent:
         threading.Thread(target=watch_parent, daemon=True).start()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0), threaded=True)
+    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0, args.null_version), threaded=True)
 
 
 if __name__ == "__main__":

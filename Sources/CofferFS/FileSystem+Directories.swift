@@ -52,7 +52,9 @@ extension FileSystem {
         var directories: [String] = []
         var files: [ObjectSummary] = []
         var request = ListRequest(prefix: prefix, delimiter: "/")
+        var pages = 0
         while true {
+            pages += 1
             let page: ListPage
             do {
                 page = try await store.list(request)
@@ -122,7 +124,11 @@ extension FileSystem {
             entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
         }
         let listing = CachedListing(children: children, validUntil: expiry)
-        state.withLock { $0.listings[directory.path] = listing }
+        let large = pages > 1
+        state.withLock { state in
+            state.listings[directory.path] = listing
+            if large { state.largeDirectories.insert(directory.path) } else { state.largeDirectories.remove(directory.path) }
+        }
         return entries
     }
 

@@ -118,6 +118,11 @@ extension FileSystem {
     func resolve(_ path: String, listingParent: String? = nil) async throws(FSError) -> RemoteObject? {
         let fileKey = key(of: path)
         let prefix = directoryPrefix(of: path)
+        var listingParent = listingParent
+        if let parent = listingParent, state.withLock({ $0.largeDirectories.contains(parent) }) {
+            // Its first page cannot become its listing: ask about `path/` alone (a one-key LIST).
+            listingParent = nil
+        }
         let listRequest = listingParent.map { ListRequest(prefix: directoryPrefix(of: $0), delimiter: "/") }
             ?? ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2)
         async let fileHead = outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) }
@@ -134,7 +139,10 @@ extension FileSystem {
                     let entries = CachedListing(children: childNames(of: page, under: directoryPrefix(of: parent)),
                                                 validUntil: expiry)
                     state.withLock { $0.listings[parent] = entries }
-                } else if !isDirectory, page.commonPrefixes.last.map({ $0 < prefix }) ?? true,
+                } else {
+                    state.withLock { _ = $0.largeDirectories.insert(parent) }
+                }
+                if page.isTruncated, !isDirectory, page.commonPrefixes.last.map({ $0 < prefix }) ?? true,
                           page.objects.last.map({ $0.key < prefix }) ?? true {
                     // A large parent whose first page ends before `path/`: ask about `path/` itself.
                     do {

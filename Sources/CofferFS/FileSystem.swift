@@ -34,6 +34,8 @@ public final class FileSystem: Sendable {
         var negative: [String: Double] = [:]
         /// Directory listings by directory path.
         var listings: [String: CachedListing] = [:]
+        /// Directories known to hold more than one LIST page: lookups in them ask about one key, not the first page.
+        var largeDirectories: Set<String> = []
     }
 
     /// A filesystem over `store`.

@@ -112,6 +112,20 @@ struct FileSystemTests {
         #expect(store.requestCount() == 0)
     }
 
+    @Test func lookupsInADirectoryOfMoreThanOnePageAskAboutOneKey() async throws {
+        let (fs, store, _) = try await Self.make { store in
+            for i in 0..<1100 { try await store.put(String(format: "big/f%04d", i), bytes: []) }
+        }
+        let big = try await fs.lookup(parent: Self.root, name: "big").attributes.inode
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: big, name: "new-1") } == ENOENT)
+        #expect(store.requestCount() == 4, "the first page is truncated: one more LIST, of new-1/ alone")
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: big, name: "new-2") } == ENOENT)
+        #expect(store.requestCount() == 3, "known large: HEAD, marker HEAD and a one-key LIST")
+        #expect(store.requestLog.filter { $0.operation == .list }.allSatisfy { $0.key.hasSuffix("new-2/") })
+    }
+
     @Test func readdirCostsListPagesAndReaddirplusHeadsEachEntryOnce() async throws {
         let (fs, store, _) = try await Self.make { store in
             for i in 0..<30 { try await store.put(String(format: "d/f%02d", i), bytes: [UInt8(i)]) }
