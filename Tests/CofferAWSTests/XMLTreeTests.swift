@@ -1,3 +1,4 @@
+import CofferTestSupport
 import CofferAWS
 import Foundation
 import Testing

@@ -10,8 +10,7 @@ public final class MotoServer: @unchecked Sendable {
     public let endpoint: String
     /// The file where every request is logged (see `requests()`).
     public let logPath: String
-    private let process: Process
-    private let lock = NSLock()
+    private let process: ScriptProcess
 
     /// Starts a server and waits until it answers.
     /// - Parameters:
@@ -19,47 +18,31 @@ public final class MotoServer: @unchecked Sendable {
     ///     must be correctly signed and allowed by IAM (moto's `INITIAL_NO_AUTH_ACTION_COUNT`).
     ///   - delayMilliseconds: added latency per request.
     public init(authActions: Int? = nil, delayMilliseconds: Int = 0) throws {
-        port = try TestPorts.free()
-        endpoint = "http://127.0.0.1:\(port)"
-        logPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("coffer-moto-\(port)-\(UUID().uuidString).tsv").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "\(port)", "--log", logPath, "--watch-parent"]
+        let log = FileManager.default.temporaryDirectory
+            .appendingPathComponent("coffer-moto-\(UUID().uuidString).tsv").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "{port}", "--log", log, "--watch-parent"]
         if let authActions { arguments += ["--auth-actions", "\(authActions)"] }
         if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
-            environment.removeValue(forKey: name)
+        do {
+            process = try ScriptProcess(
+                arguments, timeout: 30,
+                removingEnvironment: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"],
+                startFailure: "moto server exited at start (is moto[server] installed? run scripts/install-deps.sh)")
+        } catch {
+            try? FileManager.default.removeItem(atPath: log)
+            throw error
         }
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !TestPorts.isListening(port) {
-            guard process.isRunning else { throw TestSupportError("moto server exited at start (is moto[server] installed? run scripts/install-deps.sh)") }
-            guard Date() < deadline else {
-                stop()
-                throw TestSupportError("moto server did not answer on port \(port) within 30 s")
-            }
-            usleep(50_000)
-        }
+        logPath = log
+        port = process.port
+        endpoint = "http://127.0.0.1:\(port)"
     }
 
     deinit { stop() }
 
     /// Stops the server and removes its log.
     public func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        // SIGKILL, not SIGTERM: children spawned from Dispatch worker threads inherit a mask that blocks SIGTERM.
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.stop()
         try? FileManager.default.removeItem(atPath: logPath)
     }
 

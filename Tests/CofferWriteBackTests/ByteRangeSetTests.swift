@@ -1,4 +1,5 @@
 @testable import CofferWriteBack
+import CofferTestSupport
 import Testing
 
 @Suite("ByteRangeSet")
