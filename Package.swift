@@ -28,6 +28,10 @@ let package = Package(
         .target(name: "CofferAWS", dependencies: [
             "CofferHTTP", "CofferCrypto", .product(name: "Logging", package: "swift-log"),
         ]),
+        // AWS KMS: a client of its JSON API and an encryption keyring over it.
+        .target(name: "CofferKMS", dependencies: [
+            "CofferAWS", "CofferHTTP", "CofferCrypto", .product(name: "Logging", package: "swift-log"),
+        ]),
         // The `ObjectStore` protocol, its value types and an in-memory store.
         .target(name: "CofferObjectStore"),
         // The S3 client and its `ObjectStore` conformance.
@@ -39,15 +43,20 @@ let package = Package(
         .target(name: "CofferCache", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
         // Write side: files staged on local disk and their upload (single PUT or parallel multipart).
         .target(name: "CofferWriteBack", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        // Envelope encryption of file contents: objects as AWS Encryption SDK messages, decrypted by frames.
+        .target(name: "CofferEncryption", dependencies: [
+            "CofferCrypto", "CofferObjectStore", .product(name: "Logging", package: "swift-log"),
+        ]),
         // The filesystem core: POSIX semantics over any ObjectStore.
         .target(name: "CofferFS", dependencies: [
-            "CofferObjectStore", "CofferCache", "CofferWriteBack", .product(name: "Logging", package: "swift-log"),
+            "CofferObjectStore", "CofferCache", "CofferWriteBack", "CofferEncryption",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The FUSE adapter: libfuse's low-level callbacks translated into CofferFS calls.
         .target(name: "CofferFUSE", dependencies: ["CFuse", "CofferFS", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "coffer", dependencies: [
             "CofferFS", "CofferFUSE",
-            "CofferS3", "CofferAWS", "CofferHTTP", "CofferObjectStore",
+            "CofferS3", "CofferAWS", "CofferHTTP", "CofferObjectStore", "CofferKMS", "CofferEncryption", "CofferCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -63,7 +72,13 @@ let package = Package(
                     exclude: ["Resources"]),
         .testTarget(name: "CofferCacheTests", dependencies: ["CofferCache", "CofferObjectStore", "CofferTestSupport"]),
         .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferObjectStore", "CofferTestSupport"]),
-        .testTarget(name: "CofferFSTests", dependencies: ["CofferFS", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferFSTests", dependencies: [
+            "CofferFS", "CofferObjectStore", "CofferEncryption", "CofferCrypto", "CofferTestSupport",
+        ]),
+        .testTarget(name: "CofferKMSTests", dependencies: ["CofferKMS", "CofferAWS", "CofferCrypto", "CofferTestSupport"]),
+        .testTarget(name: "CofferEncryptionTests", dependencies: [
+            "CofferEncryption", "CofferCrypto", "CofferObjectStore", "CofferTestSupport",
+        ]),
         .testTarget(name: "CofferMountTests", dependencies: ["CofferTestSupport", "CofferS3", "CofferAWS"]),
         .testTarget(name: "CofferObjectStoreTests", dependencies: [
             "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",

@@ -9,7 +9,7 @@ APT_PACKAGES=(
   s3fs rclone fio time
 )
 PIP_PACKAGES=(
-  "moto[server]" boto3 awscli s3cmd
+  "moto[server]" boto3 awscli s3cmd aws-encryption-sdk aws-encryption-sdk-cli
 )
 
 SUDO=""

@@ -35,7 +35,7 @@ public struct FSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .preconditionFailed: code = EEXIST
         case .accessDenied, .invalidCredentials: code = EACCES
         case .invalidRange: code = EINVAL
-        case .throttled, .transport, .invalidResponse, .service: code = EIO
+        case .throttled, .transport, .invalidResponse, .service, .unreadable: code = EIO
         }
         return FSError(code, "\(context): \(error)")
     }

@@ -94,6 +94,11 @@ extension FileSystem {
     /// parts above.
     func copyObject(from source: String, to destination: String, size: UInt64, sourceETag: String?,
                     metadata: CopyOptions.Metadata, condition: WriteCondition?) async throws(ObjectStoreError) -> String {
+        var size = size
+        if encryption != nil, size + size / 2048 + (1 << 20) > options.singleCopyLimit {
+            // `size` is the plaintext size; the stored message is a little larger.
+            size = try await rawStore.head(source).size
+        }
         if size <= options.singleCopyLimit {
             return try await store.copy(from: source, to: destination,
                                         options: CopyOptions(metadata: metadata, sourceETag: sourceETag, condition: condition))

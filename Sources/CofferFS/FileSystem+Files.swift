@@ -188,7 +188,7 @@ extension FileSystem {
         if let target = current.symlinkTarget { return target }
         let data: ObjectData
         do {
-            data = try await store.get(key(of: current.path))
+            data = try await rawStore.get(key(of: current.path))
         } catch {
             throw FSError.from(error, "GET \(key(of: current.path))")
         }
@@ -273,8 +273,9 @@ extension FileSystem {
         let options = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
                                  condition: self.options.noOverwrite ? .doesNotExist : nil)
         let etag: String
+        let stored: [String: String]
         do {
-            etag = try await uploader.upload(staged, as: objectKey, options: options)
+            (etag, stored) = try await uploader.send(staged, as: objectKey, options: options)
         } catch {
             if case .store(.preconditionFailed, _) = error {
                 throw FSError(EEXIST, "\(current.path) exists and --no-overwrite forbids replacing it")
@@ -291,6 +292,7 @@ extension FileSystem {
             record.etag = etag
             record.isLocalOnly = false
             record.metadata = metadata
+            record.metadata.contentHints = stored.filter { $0.key.hasPrefix(POSIXMetadata.contentHintPrefix) }
             record.attributes.size = staged.size
             record.validUntil = expiry
             record.cachedETag = nil
@@ -299,9 +301,11 @@ extension FileSystem {
         }
     }
 
-    /// The metadata an upload writes: the s3fs headers from the inode's current attributes, and its xattrs.
+    /// The metadata an upload writes: the s3fs headers from the inode's current attributes, and its xattrs (the
+    /// content hints of the old object are dropped: the encoder adds the new object's).
     func uploadMetadata(_ record: InodeRecord) -> POSIXMetadata {
         var metadata = record.metadata
+        metadata.contentHints = [:]
         metadata.mode = record.attributes.mode
         metadata.uid = record.attributes.uid
         metadata.gid = record.attributes.gid

@@ -1,4 +1,5 @@
 import CofferCache
+import CofferEncryption
 import CofferObjectStore
 import CofferWriteBack
 import Foundation
@@ -17,7 +18,13 @@ public final class FileSystem: Sendable {
 
     /// The mount's options.
     public let options: FileSystemOptions
+    /// How file contents are encrypted; nil when they are stored as they are.
+    public let encryption: EncryptionConfiguration?
+    /// Where file contents are read: the bucket, or its decrypting view when encryption is on. Everything but file
+    /// contents (listings, metadata, symlinks, directory markers) reads the same through both.
     let store: any ObjectStore
+    /// The bucket itself: symlink targets are read here, uploads (already encrypted) go here.
+    let rawStore: any ObjectStore
     let cache: BlockCache
     let uploader: Uploader
     let logger: Logger
@@ -39,13 +46,23 @@ public final class FileSystem: Sendable {
     }
 
     /// A filesystem over `store`.
-    public init(store: any ObjectStore, options: FileSystemOptions, logger: Logger = Logger(label: "coffer.fs")) {
-        self.store = store
+    /// - Parameter encryption: when set, every file written is encrypted (an AWS Encryption SDK message) and files
+    ///   are decrypted when read; see `DecryptingObjectStore` for what is read how.
+    public init(store: any ObjectStore, options: FileSystemOptions, encryption: EncryptionConfiguration? = nil,
+                logger: Logger = Logger(label: "coffer.fs")) {
+        self.rawStore = store
+        self.encryption = encryption
+        let contents: any ObjectStore = encryption.map {
+            DecryptingObjectStore(base: store, configuration: $0, logger: logger)
+        } ?? store
+        self.store = contents
         self.options = options
         self.logger = logger
-        self.cache = BlockCache(store: store, logger: logger)
+        self.cache = BlockCache(store: contents, logger: logger)
         self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
-                                 concurrency: options.uploadConcurrency, logger: logger)
+                                 concurrency: options.uploadConcurrency,
+                                 encoder: encryption.map { EncryptingUploadEncoder(encryptor: FileEncryptor(configuration: $0)) },
+                                 logger: logger)
         let now = Timestamp.now()
         let root = InodeRecord(
             number: Self.rootInode, path: "", type: .directory,

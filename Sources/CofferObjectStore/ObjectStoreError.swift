@@ -20,6 +20,9 @@ public enum ObjectStoreError: Error, Sendable, Equatable, CustomStringConvertibl
     case invalidResponse(String)
     /// Any other error the store reported: its code, message and HTTP status.
     case service(code: String, message: String, status: Int)
+    /// The object exists but its contents cannot be given out: they failed an integrity check, cannot be decrypted
+    /// with the configured keys, or a policy refuses them (an unencrypted object where encryption is required).
+    case unreadable(String)
 
     public var description: String {
         switch self {
@@ -33,6 +36,7 @@ public enum ObjectStoreError: Error, Sendable, Equatable, CustomStringConvertibl
         case .transport(let m): return "network error: \(m)"
         case .invalidResponse(let m): return "invalid response: \(m)"
         case .service(let code, let message, let status): return "\(code) (HTTP \(status)): \(message)"
+        case .unreadable(let m): return "unreadable: \(m)"
         }
     }
 }

@@ -63,6 +63,11 @@ enum StagingFileIO {
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("cannot remove", path) }
     }
 
+    /// Removes `path` if it exists, ignoring errors (for temporary files next to a staging file).
+    static func removeIfPresent(_ path: String) {
+        _ = unlink(path)
+    }
+
     private static func systemClose(_ fd: Int32) -> Int32 {
         #if canImport(Glibc)
         return Glibc.close(fd)

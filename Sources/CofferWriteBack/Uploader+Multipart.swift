@@ -4,8 +4,10 @@ import Logging
 extension Uploader {
     /// Sends `snapshot` of `file` as a multipart upload: copied and uploaded parts in parallel, then completion with
     /// `options.condition`. Aborts the upload on any failure.
-    func uploadMultipart(_ file: StagedFile, snapshot: StagedFile.Snapshot, as key: String,
-                         options: PutOptions) async throws(WriteBackError) -> String {
+    /// - Parameter encodedPath: when set, every byte comes from this complete file (an encoded copy of `file`),
+    ///   and `snapshot` describes it (no base).
+    func uploadMultipart(_ file: StagedFile, snapshot: StagedFile.Snapshot, from encodedPath: String? = nil,
+                         as key: String, options: PutOptions) async throws(WriteBackError) -> String {
         let plan = MultipartPlan(snapshot: snapshot, preferredPartSize: partSize)
         try checkCancellation(key)
         let uploadId: String
@@ -19,7 +21,8 @@ extension Uploader {
             "partSize": "\(plan.partSize)", "copied": "\(plan.copiedPartCount)",
         ])
         do throws(WriteBackError) {
-            let parts = try await transferParts(of: plan, from: file, base: snapshot.base, to: key, uploadId: uploadId)
+            let source = encodedPath.map(PartSource.complete) ?? .staged(file)
+            let parts = try await transferParts(of: plan, from: source, base: snapshot.base, to: key, uploadId: uploadId)
             if plan.copiedPartCount > 0, let base = snapshot.base {
                 try await verifyUnchanged(base, stagedAt: file.path)
             }
@@ -39,7 +42,7 @@ extension Uploader {
 
     /// Transfers every part, at most `concurrency` at once; stops starting parts at the first failure.
     /// Returns the completed parts in order.
-    private func transferParts(of plan: MultipartPlan, from file: StagedFile, base: BaseObject?, to key: String,
+    private func transferParts(of plan: MultipartPlan, from file: PartSource, base: BaseObject?, to key: String,
                                uploadId: String) async throws(WriteBackError) -> [CompletedPart] {
         let outcome = await withTaskGroup(
             of: Result<CompletedPart, WriteBackError>.self, returning: Result<[CompletedPart], WriteBackError>.self
@@ -79,16 +82,31 @@ extension Uploader {
         return try outcome.get()
     }
 
+    /// Where the bytes of uploaded parts come from.
+    enum PartSource: Sendable {
+        /// The staging file, whose missing base bytes are fetched first.
+        case staged(StagedFile)
+        /// A complete local file.
+        case complete(String)
+
+        var path: String {
+            switch self {
+            case .staged(let file): return file.path
+            case .complete(let path): return path
+            }
+        }
+    }
+
     /// Fills one part: UploadPartCopy from the base, or UploadPart from the staging file after fetching the part's
     /// missing base bytes.
-    private func transfer(_ part: MultipartPlan.Part, from file: StagedFile, base: BaseObject?, to key: String,
+    private func transfer(_ part: MultipartPlan.Part, from file: PartSource, base: BaseObject?, to key: String,
                           uploadId: String) async -> Result<CompletedPart, WriteBackError> {
         do throws(WriteBackError) {
             let etag: String
             if part.source == .base, let base {
                 etag = try await copy(part, of: base, stagedAt: file.path, to: key, uploadId: uploadId)
             } else {
-                try await file.ensurePresent(part.range)
+                if case .staged(let staged) = file { try await staged.ensurePresent(part.range) }
                 let count = part.range.upperBound - part.range.lowerBound
                 do throws(ObjectStoreError) {
                     etag = try await store.uploadPart(key, uploadId: uploadId, partNumber: part.number,

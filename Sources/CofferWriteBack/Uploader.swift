@@ -27,6 +27,9 @@ public final class Uploader: Sendable {
     /// The most parts in flight at once.
     public let concurrency: Int
 
+    /// Encodes (encrypts) each file before it is sent, when set.
+    public let encoder: (any UploadEncoder)?
+
     let store: any ObjectStore
     let logger: Logger
 
@@ -36,10 +39,13 @@ public final class Uploader: Sendable {
     ///   - partSize: the preferred part size. S3 rejects parts but the last under 5 MiB, so use at least that with
     ///     S3 (tests may use less with an `InMemoryObjectStore` whose `minimumPartSize` is lower).
     ///   - concurrency: the most parts in flight at once (at least 1).
+    ///   - encoder: what every file is encoded with before upload (nil: files are sent as they are).
     ///   - logger: where uploads and aborts are logged (at debug level; failed aborts at warning).
     public init(store: any ObjectStore, multipartThreshold: UInt64 = 16 << 20, partSize: UInt64 = 16 << 20,
-                concurrency: Int = 8, logger: Logger = Logger(label: "coffer.writeback")) {
+                concurrency: Int = 8, encoder: (any UploadEncoder)? = nil,
+                logger: Logger = Logger(label: "coffer.writeback")) {
         self.store = store
+        self.encoder = encoder
         self.multipartThreshold = min(multipartThreshold, Self.maximumSinglePutSize)
         self.partSize = max(partSize, 1)
         self.concurrency = max(concurrency, 1)
@@ -58,10 +64,20 @@ public final class Uploader: Sendable {
     ///   hold), `.baseChanged` when the base object changed on the server, `.localIO`, `.discarded`, `.cancelled`.
     @discardableResult
     public func upload(_ file: StagedFile, as key: String, options: PutOptions) async throws(WriteBackError) -> String {
+        try await send(file, as: key, options: options).etag
+    }
+
+    /// Uploads like `upload(_:as:options:)` and returns the new ETag and the user metadata stored with the object
+    /// (`options.metadata` plus what the encoder added).
+    public func send(_ file: StagedFile, as key: String,
+                     options: PutOptions) async throws(WriteBackError) -> (etag: String, metadata: [String: String]) {
         let snapshot = try await file.beginUpload()
         do throws(WriteBackError) {
+            var options = options
             let etag: String
-            if snapshot.size <= multipartThreshold {
+            if let encoder {
+                etag = try await uploadEncoded(file, snapshot: snapshot, with: encoder, as: key, options: &options)
+            } else if snapshot.size <= multipartThreshold {
                 etag = try await putWhole(file, snapshot: snapshot, as: key, options: options)
             } else {
                 etag = try await uploadMultipart(file, snapshot: snapshot, as: key, options: options)
@@ -70,7 +86,7 @@ public final class Uploader: Sendable {
             logger.debug("uploaded staged file", metadata: [
                 "key": "\(key)", "size": "\(snapshot.size)", "etag": "\(etag)", "staging": "\(file.path)",
             ])
-            return etag
+            return (etag, options.metadata)
         } catch {
             file.abandonUpload()
             logger.debug("upload failed; the file stays dirty", metadata: [
@@ -78,6 +94,32 @@ public final class Uploader: Sendable {
             ])
             throw error
         }
+    }
+
+    /// Makes the file complete, encodes it next to the staging file and sends the encoded file whole; adds the
+    /// encoder's metadata to `options`.
+    private func uploadEncoded(_ file: StagedFile, snapshot: StagedFile.Snapshot, with encoder: any UploadEncoder,
+                               as key: String, options: inout PutOptions) async throws(WriteBackError) -> String {
+        try await file.ensurePresent(0..<snapshot.size)
+        try checkCancellation(key)
+        let encodedPath = file.path + ".encoded"
+        StagingFileIO.removeIfPresent(encodedPath)
+        defer { StagingFileIO.removeIfPresent(encodedPath) }
+        let encoded = try await encoder.encode(file.path, size: snapshot.size, into: encodedPath)
+        options.metadata.merge(encoded.metadata) { _, added in added }
+        let whole = StagedFile.Snapshot(size: encoded.size, base: nil, baseLimit: 0, dirty: ByteRangeSet(),
+                                        generation: snapshot.generation)
+        if encoded.size <= multipartThreshold {
+            try checkCancellation(key)
+            do throws(ObjectStoreError) {
+                return try await store.put(key, body: .file(path: encodedPath, offset: 0, count: encoded.size),
+                                           options: options)
+            } catch {
+                throw .store(error, "PutObject \(key) (\(encoded.size) encoded bytes from \(encodedPath)) failed; the "
+                             + "data stays staged in \(file.path) and the next flush retries")
+            }
+        }
+        return try await uploadMultipart(file, snapshot: whole, from: encodedPath, as: key, options: options)
     }
 
     /// Fetches the missing base ranges, then sends the whole file with one PutObject.

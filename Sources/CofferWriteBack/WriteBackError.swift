@@ -20,6 +20,8 @@ public enum WriteBackError: Error, Sendable, Equatable, CustomStringConvertible 
     case discarded(String)
     /// The upload was cancelled before it completed; nothing was committed and the file is still dirty.
     case cancelled(String)
+    /// The `UploadEncoder` failed (for an encrypting one: no data key could be made, KMS refused or was unreachable).
+    case encodingFailed(String)
 
     /// The error and what to do about it, for logs and error replies.
     public var description: String {
@@ -30,6 +32,7 @@ public enum WriteBackError: Error, Sendable, Equatable, CustomStringConvertible 
         case .tooLarge(let message): return "file too large: \(message)"
         case .discarded(let message): return "staged file discarded: \(message)"
         case .cancelled(let message): return "upload cancelled: \(message)"
+        case .encodingFailed(let message): return "encoding failed: \(message)"
         }
     }
 }

@@ -13,11 +13,11 @@ struct Coffer: AsyncParsableCommand {
             --endpoint-url (or AWS_ENDPOINT_URL).
             """,
         version: "0.1.0",
-        subcommands: [MountCommand.self, UnmountCommand.self, CheckCommand.self, ListCommand.self]
+        subcommands: [MountCommand.self, UnmountCommand.self, CheckCommand.self, ListCommand.self, KeygenCommand.self]
     )
 
     /// Names that select a subcommand (anything else in first position is taken as `mount`'s source).
-    static let commandNames: Set<String> = ["mount", "unmount", "umount", "check", "ls", "help"]
+    static let commandNames: Set<String> = ["mount", "unmount", "umount", "check", "ls", "keygen", "help"]
 
     /// Entry point: a mount in the foreground blocks the termination signals before any other thread exists
     /// (they are handled by the mount; see `FuseMount.blockTerminationSignals()`); `coffer SOURCE MOUNTPOINT -o …`

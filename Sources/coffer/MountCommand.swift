@@ -29,11 +29,19 @@ struct MountCommand: AsyncParsableCommand {
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
               path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite
               fsname=NAME  prefix=P/  log_file=PATH
+              encryption_key_file=PATH  kms_key_id=ID  kms_endpoint=URL
+              encryption=required|migrate  encryption_context=K=V
+              key_namespace=NS  key_name=NAME
             Ignored: _netdev, nofail, auto, noauto, user, users, defaults, x-*. \
             Anything else is passed to FUSE and the kernel (noatime, auto_unmount...).
 
             In /etc/fstab (mount.fuse3 runs `coffer SOURCE MOUNTPOINT -o OPTIONS`):
               s3://bucket/data/ /mnt/data fuse.coffer _netdev,allow_other 0 0
+
+            Encryption (docs/encryption.md): with --encryption-key-file and/or --kms-key-id every file written is \
+            encrypted before upload as an AWS Encryption SDK message (AES-256-GCM, one data key per file) and \
+            decrypted when read; with both, each file's key is wrapped by both (either can decrypt it). Make a \
+            key file with `coffer keygen PATH`.
 
             Permissions are checked by the kernel from the modes shown (default_permissions); objects without \
             Coffer's metadata belong to --uid/--gid with --file-mode/--dir-mode.
@@ -88,6 +96,37 @@ struct MountCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-overwrite"), help: "Never replace an existing object: writes to existing files fail.")
     var noOverwrite = false
+
+    @Option(name: .customLong("encryption-key-file"), help: ArgumentHelp(
+        "Encrypt files with the 32-byte key in this file (mode 0600; make one with `coffer keygen`).", valueName: "path"))
+    var encryptionKeyFile: String?
+
+    @Option(name: .customLong("kms-key-id"), help: ArgumentHelp(
+        "Encrypt files with data keys from this AWS KMS key (key ARN, key id, alias/NAME or alias ARN).",
+        valueName: "id"))
+    var kmsKeyID: String?
+
+    @Option(name: .customLong("kms-endpoint-url"), help: ArgumentHelp(
+        "A KMS-compatible endpoint (default: AWS_ENDPOINT_URL_KMS, else AWS).", valueName: "url"))
+    var kmsEndpointURL: String?
+
+    @Option(name: .customLong("encryption-mode"), help: ArgumentHelp(
+        "required (default): unencrypted objects read as I/O errors; migrate: they read as they are. New files are "
+            + "always encrypted.", valueName: "mode"))
+    var encryptionMode: String?
+
+    @Option(name: .customLong("encryption-context"), help: ArgumentHelp(
+        "An extra encryption context pair written into every file and required when reading (not secret). May be "
+            + "repeated.", valueName: "key=value"))
+    var encryptionContext: [String] = []
+
+    @Option(name: .customLong("key-namespace"), help: ArgumentHelp(
+        "The local key's namespace in message headers (default coffer-local).", valueName: "namespace"))
+    var keyNamespace: String?
+
+    @Option(name: .customLong("key-name"), help: ArgumentHelp(
+        "The local key's name in message headers (default default).", valueName: "name"))
+    var keyName: String?
 
     @Option(name: .customLong("log-file"), help: ArgumentHelp(
         "Log to this file (default: standard error in the foreground, syslog in the background).", valueName: "path"))
@@ -168,7 +207,8 @@ struct MountCommand: AsyncParsableCommand {
             defaultFileMode: settings.effectiveFileMode, defaultDirectoryMode: settings.effectiveDirectoryMode,
             metadataTTL: settings.metadataTTL, cacheDirectory: cacheDirectory, readOnly: settings.readOnly,
             noOverwrite: settings.noOverwrite)
-        let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options,
+        let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
+        let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
         let mountOptions = FuseMountOptions(
             fileSystemName: settings.effectiveFileSystemName, allowOther: settings.allowOther,
@@ -185,6 +225,7 @@ struct MountCommand: AsyncParsableCommand {
         logger.info("mounting", metadata: [
             "source": "\(settings.location)", "mountpoint": "\(mountpoint)", "cache": "\(cacheDirectory)",
             "region": "\(client.configuration.region)",
+            "encryption": "\(encryption.map { "\($0.mode.rawValue) with \($0.keyringSummary)" } ?? "off")",
         ])
         let detach = daemonChild
         do {
@@ -218,6 +259,20 @@ struct MountCommand: AsyncParsableCommand {
         if let region = s3.region { settings.region = region }
         if let profile = s3.profile { settings.profile = profile }
         if s3.pathStyle { settings.pathStyle = true }
+        if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
+        if let kmsKeyID { settings.kmsKeyID = kmsKeyID }
+        if let kmsEndpointURL {
+            guard kmsEndpointURL.contains("://") else { throw .endpointNotURL(kmsEndpointURL) }
+            settings.kmsEndpointURL = kmsEndpointURL
+        }
+        if let encryptionMode { settings.encryptionMode = try MountSettings.encryptionMode(encryptionMode) }
+        for pair in encryptionContext {
+            let (key, value) = try MountSettings.contextPair(pair)
+            settings.encryptionContext[key] = value
+        }
+        if let keyNamespace { settings.keyNamespace = keyNamespace }
+        if let keyName { settings.keyName = keyName }
+        try settings.checkEncryption()
         return settings
     }
 

@@ -22,6 +22,19 @@ struct MountSettings: Equatable {
     var profile: String?
     var pathStyle = false
     var logFile: String?
+    /// A local wrapping key (`--encryption-key-file`, `-o encryption_key_file=`).
+    var encryptionKeyFile: String?
+    /// An AWS KMS key id, ARN or alias (`--kms-key-id`, `-o kms_key_id=`).
+    var kmsKeyID: String?
+    /// Where KMS requests go (`--kms-endpoint-url`, `-o kms_endpoint=`; default AWS_ENDPOINT_URL_KMS or AWS).
+    var kmsEndpointURL: String?
+    /// `required` (default) or `migrate` (`--encryption-mode`, `-o encryption=`).
+    var encryptionMode: String?
+    /// Extra encryption context pairs (`--encryption-context K=V`, `-o encryption_context=K=V`).
+    var encryptionContext: [String: String] = [:]
+    /// The local key's namespace and name in message headers (`--key-namespace`, `--key-name`).
+    var keyNamespace: String?
+    var keyName: String?
     /// `-o` entries Coffer does not know, passed on to libfuse and the kernel (`dev`, `noatime`, `auto_unmount`…).
     var fuseOptions: [String] = []
 
@@ -86,11 +99,48 @@ struct MountSettings: Equatable {
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()
+        case "encryption_key_file": encryptionKeyFile = try required()
+        case "kms_key_id": kmsKeyID = try required()
+        case "kms_endpoint", "kms_endpoint_url":
+            let url = try required()
+            guard url.contains("://") else { throw .endpointNotURL(url) }
+            kmsEndpointURL = url
+        case "encryption": encryptionMode = try Self.encryptionMode(try required())
+        case "encryption_context":
+            let (key, pairValue) = try Self.contextPair(try required())
+            encryptionContext[key] = pairValue
+        case "key_namespace": keyNamespace = try required()
+        case "key_name": keyName = try required()
         default: fuseOptions.append(option)
         }
     }
 
+    /// Whether files are encrypted.
+    var encrypts: Bool { encryptionKeyFile != nil || kmsKeyID != nil }
+
+    /// Refuses encryption settings that need a key when none is given.
+    func checkEncryption() throws(MountSettingsError) {
+        if !encrypts, encryptionMode != nil || !encryptionContext.isEmpty || keyNamespace != nil || keyName != nil {
+            throw .encryptionWithoutKey
+        }
+    }
+
     // MARK: - Value parsing
+
+    /// `required` or `migrate`.
+    static func encryptionMode(_ text: String) throws(MountSettingsError) -> String {
+        guard ["required", "migrate"].contains(text) else { throw .invalidEncryptionMode(text) }
+        return text
+    }
+
+    /// `key=value` of an encryption context pair (the value may hold `=`; the key must not be empty).
+    static func contextPair(_ text: String) throws(MountSettingsError) -> (String, String) {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[0].hasPrefix("aws-crypto-"), parts[0] != "coffer:v" else {
+            throw .invalidContextPair(text)
+        }
+        return (String(parts[0]), String(parts[1]))
+    }
 
     /// "prefix" and "prefix/" mean the same; "" is the whole bucket; leading slashes are dropped.
     static func normalizedPrefix(_ prefix: String) -> String {
@@ -145,6 +195,9 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case endpointNotURL(String)
     case invalidSource(String)
     case conflictingPrefix(String, String)
+    case invalidEncryptionMode(String)
+    case invalidContextPair(String)
+    case encryptionWithoutKey
 
     var description: String {
         switch self {
@@ -157,6 +210,14 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "endpoint=\(text) is not a URL: write endpoint=https://host[:port] (for a region, use region=\(text))"
         case .invalidSource(let text):
             return "\(text) is not a bucket: write s3://BUCKET[/PREFIX] or BUCKET"
+        case .invalidEncryptionMode(let text):
+            return "encryption mode \(text) is unknown: use required (refuse unencrypted objects) or migrate (read them)"
+        case .invalidContextPair(let text):
+            return "encryption context \(text) is not KEY=VALUE with a non-empty key (keys aws-crypto-* and coffer:v are "
+                + "reserved)"
+        case .encryptionWithoutKey:
+            return "encryption options need a key: give --encryption-key-file PATH (make one with `coffer keygen PATH`) "
+                + "or --kms-key-id ARN|alias/NAME"
         case .conflictingPrefix(let fromURL, let option):
             return "the prefix is given twice (\(fromURL) in the URL, \(option) with --prefix): give it once"
         }

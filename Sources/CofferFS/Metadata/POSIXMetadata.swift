@@ -47,6 +47,9 @@ public struct POSIXMetadata: Sendable, Equatable {
     public var ctime: Timestamp?
     /// Extended attributes, by name.
     public var xattrs: [String: [UInt8]]
+    /// Coffer's own `coffer-*` keys (the encryption hints of `EncryptionHints`), by name: not POSIX attributes, but
+    /// carried unchanged when only the attributes change (a metadata copy), and replaced by each upload.
+    public var contentHints: [String: String] = [:]
 
     /// Attributes from their values.
     public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, atime: Timestamp? = nil,
@@ -86,7 +89,11 @@ public struct POSIXMetadata: Sendable, Equatable {
                          metadata["goog-reserved-file-mtime"], metadata["gcsfuse_mtime"]),
             ctime: first(MetadataValue.timestamp, metadata["ctime"], s3cmd["ctime"]),
             xattrs: metadata["xattr"].map(S3FSXattrs.decode) ?? [:])
+        contentHints = metadata.filter { $0.key.hasPrefix(Self.contentHintPrefix) }
     }
+
+    /// The name prefix of `contentHints`.
+    public static let contentHintPrefix = "coffer-"
 
     /// The s3fs form: `mode` (decimal, with type bits), `uid`, `gid`, `mtime`/`ctime`/`atime` (`"%ld"`, or
     /// `"%ld.%09ld"` when the nanoseconds are not zero) and `xattr` when there are xattrs; nil attributes are left out.
@@ -99,6 +106,7 @@ public struct POSIXMetadata: Sendable, Equatable {
         if let ctime { metadata["ctime"] = MetadataValue.format(ctime) }
         if let atime { metadata["atime"] = MetadataValue.format(atime) }
         if !xattrs.isEmpty { metadata["xattr"] = S3FSXattrs.encode(xattrs) }
+        metadata.merge(contentHints) { own, _ in own }
         return metadata
     }
 }
