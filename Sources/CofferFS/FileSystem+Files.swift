@@ -269,7 +269,9 @@ extension FileSystem {
         guard let staged = current.staged, staged.isDirty || current.isLocalOnly else { return }
         if current.isUnlinked { return }
         let objectKey = key(of: current.path)
-        let metadata = uploadMetadata(current)
+        var metadata = uploadMetadata(current)
+        // The old object's content hints do not describe the new one: the encoder adds the new object's own.
+        metadata.contentHints = [:]
         let options = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
                                  condition: self.options.noOverwrite ? .doesNotExist : nil)
         let etag: String
@@ -301,11 +303,10 @@ extension FileSystem {
         }
     }
 
-    /// The metadata an upload writes: the s3fs headers from the inode's current attributes, and its xattrs (the
-    /// content hints of the old object are dropped: the encoder adds the new object's).
+    /// The metadata an upload or a metadata copy writes: the s3fs headers from the inode's current attributes, its
+    /// xattrs, and the object's content hints.
     func uploadMetadata(_ record: InodeRecord) -> POSIXMetadata {
         var metadata = record.metadata
-        metadata.contentHints = [:]
         metadata.mode = record.attributes.mode
         metadata.uid = record.attributes.uid
         metadata.gid = record.attributes.gid

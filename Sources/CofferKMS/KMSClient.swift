@@ -11,9 +11,11 @@ import Logging
 /// every attempt (so a `DefaultCredentialsChain` refreshes temporary credentials). Binary fields are base64.
 /// Throttling, 5xx answers and broken connections are retried with exponential backoff.
 ///
-/// Plaintext data keys go from the response straight into `SecretBytes`; the request and response buffers that held
-/// them in base64 are wiped. Nothing secret is logged or put into errors: only actions, key ids, KMS error codes and
-/// KMS's messages.
+/// Plaintext data keys go from the response straight into `SecretBytes` (decoded from base64 in place, with no
+/// intermediate `Data`); the request and response byte buffers that held them in base64 are wiped. What cannot be
+/// wiped from here: the base64 `String` Foundation's JSON parser makes of a response's `Plaintext`, and any copy the
+/// HTTP transport makes of a body. Nothing secret is logged or put into errors: only actions, key ids, KMS error
+/// codes and KMS's messages.
 public struct KMSClient: Sendable {
     /// The KMS API's target prefix (`X-Amz-Target: TrentService.GenerateDataKey`).
     public static let targetPrefix = "TrentService."

@@ -49,7 +49,9 @@ final class KMSTestServers: Sendable {
                 AWSCredentials(accessKeyId: $0["access_key_id"] ?? "", secretAccessKey: $0["secret_access_key"] ?? "")
             }
         } catch {
-            stop()
+            transport.shutdown()
+            plain.stop()
+            signed.stop()
             throw error
         }
     }
@@ -157,5 +159,5 @@ extension Trait where Self == KMSServersTrait {
 }
 
 /// Every test that needs a KMS server: nested suites share one set of servers.
-@Suite(.kmsServers)
-enum KMSAgainstMoto {}
+@Suite("KMS against moto", .kmsServers, .timeLimit(.minutes(5)))
+struct KMSAgainstMoto {}

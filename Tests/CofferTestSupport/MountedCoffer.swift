@@ -72,8 +72,17 @@ public final class MountedCoffer: @unchecked Sendable {
     public static func start(moto: SignedMoto, user: String = "full", prefix: String = "",
                              extraArguments: [String] = [], source: String? = nil,
                              timeout: Double = 30) async throws -> MountedCoffer {
-        let mount = try MountedCoffer(endpoint: moto.server.endpoint, bucket: moto.bucket, prefix: prefix,
-                                      credentials: moto.users[user]!, extraArguments: extraArguments, source: source)
+        try await start(endpoint: moto.server.endpoint, bucket: moto.bucket, credentials: moto.users[user]!,
+                        prefix: prefix, extraArguments: extraArguments, source: source, timeout: timeout)
+    }
+
+    /// Mounts `s3://bucket/prefix` of the server at `endpoint` with `credentials` and waits until the kernel lists
+    /// the mount.
+    public static func start(endpoint: String, bucket: String, credentials: AWSCredentials, prefix: String = "",
+                             extraArguments: [String] = [], source: String? = nil,
+                             timeout: Double = 30) async throws -> MountedCoffer {
+        let mount = try MountedCoffer(endpoint: endpoint, bucket: bucket, prefix: prefix,
+                                      credentials: credentials, extraArguments: extraArguments, source: source)
         do {
             try await mount.waitUntilMounted(timeout: timeout)
         } catch {
