@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "coffer", targets: ["coffer"]),
         .executable(name: "coffer-s3-bench", targets: ["coffer-s3-bench"]),
+        .executable(name: "coffer-crypto-bench", targets: ["coffer-crypto-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,8 @@ let package = Package(
         ]),
         // Benchmark of the S3 client alone (scripts/bench/s3-heads.sh).
         .executableTarget(name: "coffer-s3-bench", dependencies: ["CofferS3", "CofferAWS", "CofferHTTP"]),
+        // Encryption throughput (scripts/bench/encryption.sh).
+        .executableTarget(name: "coffer-crypto-bench", dependencies: ["CofferCrypto", "CofferEncryption"]),
 
         // Test support: launching moto, fake HTTP endpoints, temporary files.
         .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3"], path: "Tests/CofferTestSupport"),

@@ -199,7 +199,7 @@ class Mount:
         os.makedirs(os.path.dirname(self.rssfile), exist_ok=True)
         ctx = {"coffer": self.b.coffer, "endpoint": self.b.server.endpoint, "bucket": self.b.bucket,
                "mountpoint": self.mnt, "cachedir": self.cachedir, "passwd": self.b.passwd, "key": KEY,
-               "secret": SECRET}
+               "secret": SECRET, "keyfile": self.b.keyfile}
         argv, extra_env = SYSTEMS[self.name]["command"](ctx)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET)
         for k, v in extra_env.items():
@@ -298,6 +298,10 @@ class Bench:
         with open(self.passwd, "w") as f:
             f.write(f"{KEY}:{SECRET}\n")
         os.chmod(self.passwd, 0o600)
+        # The local key of the encrypted Coffer system (coffer-enc), made the way an operator makes one.
+        self.keyfile = os.path.join(rundir, "coffer.key")
+        if not os.path.exists(self.keyfile):
+            subprocess.run([self.coffer, "keygen", self.keyfile], check=True, capture_output=True)
         self.results = os.path.join(rundir, "results.jsonl")
         self.seq = 0
         self.mode = None
