@@ -82,7 +82,8 @@ let package = Package(
         .testTarget(name: "CofferEncryptionTests", dependencies: [
             "CofferEncryption", "CofferCrypto", "CofferObjectStore", "CofferTestSupport",
         ]),
-        .testTarget(name: "CofferMountTests", dependencies: ["CofferTestSupport", "CofferS3", "CofferAWS"]),
+        .testTarget(name: "CofferMountTests", dependencies: ["CofferTestSupport", "CofferS3", "CofferAWS"],
+                    exclude: ["Resources"]),
         .testTarget(name: "CofferObjectStoreTests", dependencies: [
             "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",
         ]),

@@ -37,7 +37,8 @@ extension DecryptingObjectStore {
         if let info, info.size == 0 { return .plaintext(info: info, whole: []) }
         var length = UInt64(Self.probeLength)
         if let etag, let hinted = state.withLock({ $0.hints[VersionKey(key: key, etag: etag)] }) {
-            length = max(length, UInt64(hinted.headerLength))
+            // The hint is advisory metadata: never let it make this read larger than any acceptable header.
+            length = max(length, UInt64(min(hinted.headerLength, configuration.policy.maximumHeaderLength)))
         }
         for _ in 0..<2 {
             let data: ObjectData
@@ -54,7 +55,10 @@ extension DecryptingObjectStore {
                 report(content, key: key)
                 return content
             } catch .headerIncomplete(let minimumLength) {
-                length = UInt64(minimumLength)
+                // `minimumLength` only covers the field that was cut, and more fields follow it: read as much as
+                // any acceptable header can take, so that the second read holds the whole header (or shows it
+                // too large).
+                length = UInt64(max(minimumLength, configuration.policy.maximumHeaderLength))
             } catch {
                 return .refused(info: data.info, reason: error.description)
             }
@@ -62,16 +66,10 @@ extension DecryptingObjectStore {
         throw .invalidResponse("\(key): the message header kept growing past the bytes read")
     }
 
-    /// Logs objects this mount will not serve.
+    /// Logs objects that look encrypted but will not be served (unencrypted ones are logged when read).
     private func report(_ content: ObjectContent, key: String) {
-        switch content {
-        case .plaintext where configuration.mode == .required:
-            logger.warning("object is not encrypted; reads of it fail while encryption is required",
-                           metadata: ["key": "\(key)", "etag": "\(content.info.etag)"])
-        case .refused(_, let reason):
+        if case .refused(_, let reason) = content {
             logger.error("object cannot be decrypted", metadata: ["key": "\(key)", "reason": "\(reason)"])
-        default:
-            break
         }
     }
 

@@ -119,6 +119,8 @@ public final class DecryptingObjectStore: ObjectStore {
     /// Throws unless mode `.migrate` lets unencrypted objects be read.
     private func requirePlaintextAllowed(_ key: String) throws(ObjectStoreError) {
         guard configuration.mode == .required else { return }
+        logger.warning("object is not encrypted; reads of it fail while encryption is required",
+                       metadata: ["key": "\(key)"])
         throw .unreadable("\(key) is not encrypted (not an AWS Encryption SDK message) and encryption is required, "
                           + "so it is not served: someone may have replaced an encrypted file with plaintext. If the "
                           + "bucket holds files from before encryption was turned on, mount with encryption mode "

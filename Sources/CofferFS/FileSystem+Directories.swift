@@ -141,8 +141,12 @@ extension FileSystem {
             {
                 let hasLocalState = existing.isLocalOnly || (existing.staged?.isDirty ?? false)
                 if let summary, !hasLocalState, existing.etag != summary.etag {
-                    existing.etag = summary.etag
-                    existing.attributes.size = summary.size
+                    // With encryption a listing shows the stored (ciphertext) size, not the file's: keep the old
+                    // version until a HEAD (the expired record's next getattr, or a read that gets 412) tells both.
+                    if encryption == nil {
+                        existing.etag = summary.etag
+                        existing.attributes.size = summary.size
+                    }
                     existing.validUntil = 0
                     state.inodes[number] = existing
                 }

@@ -11,12 +11,13 @@ enum EncryptionSetup {
     ///
     /// A key file must load (mode 0600/0400, 32 bytes). A KMS key must answer GenerateDataKey: a missing key,
     /// a disabled key or rejected credentials stop the mount; access denied only warns (a host that only reads
-    /// needs only kms:Decrypt). With both, KMS generates each data key and the local key wraps it too.
+    /// needs only kms:Decrypt). With several keys, the first KMS key generates each data key and every other key
+    /// (more KMS keys, the local key) wraps it too, so any of them decrypts every file.
     static func configuration(for settings: MountSettings, client: S3Client,
                               logger: Logger) async throws -> EncryptionConfiguration? {
         guard settings.encrypts else { return nil }
         var keyrings: [any Keyring] = []
-        if let keyID = settings.kmsKeyID {
+        for keyID in settings.kmsKeyIDs {
             keyrings.append(try await kmsKeyring(keyID, settings: settings, client: client, logger: logger))
         }
         if let path = settings.encryptionKeyFile {

@@ -102,9 +102,9 @@ struct MountCommand: AsyncParsableCommand {
     var encryptionKeyFile: String?
 
     @Option(name: .customLong("kms-key-id"), help: ArgumentHelp(
-        "Encrypt files with data keys from this AWS KMS key (key ARN, key id, alias/NAME or alias ARN).",
-        valueName: "id"))
-    var kmsKeyID: String?
+        "Encrypt files with data keys from this AWS KMS key (key ARN, key id, alias/NAME or alias ARN). May be "
+            + "repeated: the first makes each data key, every other one wraps it too.", valueName: "id"))
+    var kmsKeyIDs: [String] = []
 
     @Option(name: .customLong("kms-endpoint-url"), help: ArgumentHelp(
         "A KMS-compatible endpoint (default: AWS_ENDPOINT_URL_KMS, else AWS).", valueName: "url"))
@@ -260,7 +260,7 @@ struct MountCommand: AsyncParsableCommand {
         if let profile = s3.profile { settings.profile = profile }
         if s3.pathStyle { settings.pathStyle = true }
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
-        if let kmsKeyID { settings.kmsKeyID = kmsKeyID }
+        if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
         if let kmsEndpointURL {
             guard kmsEndpointURL.contains("://") else { throw .endpointNotURL(kmsEndpointURL) }
             settings.kmsEndpointURL = kmsEndpointURL

@@ -24,8 +24,9 @@ struct MountSettings: Equatable {
     var logFile: String?
     /// A local wrapping key (`--encryption-key-file`, `-o encryption_key_file=`).
     var encryptionKeyFile: String?
-    /// An AWS KMS key id, ARN or alias (`--kms-key-id`, `-o kms_key_id=`).
-    var kmsKeyID: String?
+    /// AWS KMS key ids, ARNs or aliases (`--kms-key-id`, `-o kms_key_id=`, repeatable): the first makes each
+    /// file's data key, the others wrap it too.
+    var kmsKeyIDs: [String] = []
     /// Where KMS requests go (`--kms-endpoint-url`, `-o kms_endpoint=`; default AWS_ENDPOINT_URL_KMS or AWS).
     var kmsEndpointURL: String?
     /// `required` (default) or `migrate` (`--encryption-mode`, `-o encryption=`).
@@ -100,7 +101,7 @@ struct MountSettings: Equatable {
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()
         case "encryption_key_file": encryptionKeyFile = try required()
-        case "kms_key_id": kmsKeyID = try required()
+        case "kms_key_id": kmsKeyIDs.append(try required())
         case "kms_endpoint", "kms_endpoint_url":
             let url = try required()
             guard url.contains("://") else { throw .endpointNotURL(url) }
@@ -116,7 +117,7 @@ struct MountSettings: Equatable {
     }
 
     /// Whether files are encrypted.
-    var encrypts: Bool { encryptionKeyFile != nil || kmsKeyID != nil }
+    var encrypts: Bool { encryptionKeyFile != nil || !kmsKeyIDs.isEmpty }
 
     /// Refuses encryption settings that need a key when none is given.
     func checkEncryption() throws(MountSettingsError) {

@@ -87,7 +87,9 @@ struct MountCommandTests {
         let directory = try ProjectPaths.temporaryDirectory("coffer-cli")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for (option, message) in [("file_mode=999", "octal"), ("endpoint=us-west-2", "region="),
-                                  ("metadata_ttl=-1", "seconds"), ("uid=no-such-user-xyz", "no user")] {
+                                  ("metadata_ttl=-1", "seconds"), ("uid=no-such-user-xyz", "no user"),
+                                  ("encryption=sometimes", "required"), ("encryption_context=novalue", "KEY=VALUE"),
+                                  ("encryption=migrate", "coffer keygen"), ("kms_endpoint=localhost", "not a URL")] {
             let result = try await Shell.run(mountCommand(moto, source: "s3://\(moto.bucket)", mountpoint: directory,
                                                           extra: ["-o", option]),
                                              environment: environment(moto))

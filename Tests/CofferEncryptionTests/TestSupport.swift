@@ -1,0 +1,217 @@
+import CofferCrypto
+import CofferEncryption
+import CofferObjectStore
+import CofferTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// Keys, configurations, messages and keyrings shared by the encryption tests.
+enum Fixtures {
+    /// The wrapping key of the SDK vectors: 00 01 … 1f.
+    static let keyBytes: [UInt8] = Array(0..<32)
+
+    /// `coffer-local/test-key-1` with key 00…1f (the SDK vectors' key).
+    static func keyring(_ key: [UInt8] = keyBytes, name: String = "test-key-1") -> RawAESKeyring {
+        try! RawAESKeyring(wrappingKey: SecretBytes(copying: key), namespace: "coffer-local", name: name)
+    }
+
+    /// A configuration with small frames (1 KiB) unless told otherwise.
+    static func configuration(frameLength: Int = 1024, mode: EncryptionMode = .required,
+                              context: [String: String] = [:],
+                              keyrings: [any Keyring] = [keyring()]) -> EncryptionConfiguration {
+        EncryptionConfiguration(keyrings: keyrings, context: context, mode: mode, frameLength: frameLength)
+    }
+
+    /// `count` reproducible pseudo-random bytes.
+    static func bytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
+        var generator = SplitMix64(seed: seed &+ UInt64(count))
+        var out = [UInt8]()
+        out.reserveCapacity(count + 8)
+        while out.count < count {
+            withUnsafeBytes(of: generator.next()) { out += $0 }
+        }
+        return Array(out.prefix(count))
+    }
+
+    /// A whole message for `plaintext` under `configuration` (new data key, new message id).
+    static func message(_ plaintext: [UInt8], _ configuration: EncryptionConfiguration) async throws -> [UInt8] {
+        try await MessageEncryptor.encrypt(plaintext, keyrings: configuration.keyrings,
+                                           encryptionContext: configuration.encryptionContext,
+                                           frameLength: configuration.frameLength)
+    }
+
+    /// The hints of a message as Coffer stores them.
+    static func hints(of message: [UInt8], plaintextSize: Int) throws -> EncryptionHints {
+        EncryptionHints(plaintextSize: UInt64(plaintextSize), headerLength: try MessageHeader(parsing: message).length)
+    }
+
+    /// A stored message.
+    struct Stored {
+        var message: [UInt8]
+        var etag: String
+        var header: MessageHeader
+        var layout: MessageLayout
+    }
+
+    /// Encrypts `plaintext` and stores it as `key`, with the `coffer-*` hints when `hints` is true.
+    @discardableResult
+    static func put(_ plaintext: [UInt8], as key: String, in store: InMemoryObjectStore,
+                    _ configuration: EncryptionConfiguration, hints: Bool = true,
+                    extraMetadata: [String: String] = [:]) async throws -> Stored {
+        let message = try await message(plaintext, configuration)
+        let header = try MessageHeader(parsing: message)
+        var metadata = extraMetadata
+        if hints {
+            metadata.merge(try Self.hints(of: message, plaintextSize: plaintext.count).metadata) { _, new in new }
+        }
+        let etag = try await store.put(key, body: .bytes(message), options: PutOptions(metadata: metadata))
+        return Stored(message: message, etag: etag, header: header,
+                      layout: try header.layout(ciphertextSize: UInt64(message.count)))
+    }
+
+    /// A fresh decrypting view of a fresh in-memory store.
+    static func view(_ configuration: EncryptionConfiguration = configuration()) -> (DecryptingObjectStore, InMemoryObjectStore) {
+        let store = InMemoryObjectStore()
+        return (DecryptingObjectStore(base: store, configuration: configuration), store)
+    }
+}
+
+/// The error `body` throws, or nil when it succeeds.
+func storeError(_ body: () async throws -> Void) async -> ObjectStoreError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as ObjectStoreError {
+        return error
+    } catch {
+        Issue.record("unexpected error type: \(error)")
+        return nil
+    }
+}
+
+/// The message of an `.unreadable` error, or nil for any other outcome.
+func unreadableMessage(_ error: ObjectStoreError?) -> String? {
+    if case .unreadable(let message) = error { return message }
+    return nil
+}
+
+func isInvalidRange(_ error: ObjectStoreError?) -> Bool {
+    if case .invalidRange = error { return true }
+    return false
+}
+
+func isPreconditionFailed(_ error: ObjectStoreError?) -> Bool {
+    if case .preconditionFailed = error { return true }
+    return false
+}
+
+/// A keyring that counts the calls to another one.
+final class CountingKeyring: Keyring {
+    let inner: any Keyring
+    private let counts = Mutex((unwraps: 0, wraps: 0))
+
+    init(_ inner: any Keyring) { self.inner = inner }
+
+    var unwraps: Int { counts.withLock { $0.unwraps } }
+    var wraps: Int { counts.withLock { $0.wraps } }
+
+    var keyringDescription: String { inner.keyringDescription }
+
+    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
+        counts.withLock { $0.wraps += 1 }
+        return try await inner.wrap(dataKey: dataKey, context: context)
+    }
+
+    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
+                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
+        counts.withLock { $0.unwraps += 1 }
+        return try await inner.unwrap(encryptedDataKeys, context: context)
+    }
+}
+
+/// A keyring whose first `failures` wraps fail as an unreachable KMS would; then it wraps with `inner`.
+final class FlakyKeyring: Keyring {
+    let inner: any Keyring
+    private let remaining: Mutex<Int>
+
+    init(_ inner: any Keyring, failures: Int) {
+        self.inner = inner
+        self.remaining = Mutex(failures)
+    }
+
+    var keyringDescription: String { inner.keyringDescription }
+
+    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
+        let fail = remaining.withLock { remaining in
+            defer { remaining = max(0, remaining - 1) }
+            return remaining > 0
+        }
+        if fail { throw .providerFailure(keyring: keyringDescription, reason: "the key service is unreachable") }
+        return try await inner.wrap(dataKey: dataKey, context: context)
+    }
+
+    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
+                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
+        try await inner.unwrap(encryptedDataKeys, context: context)
+    }
+}
+
+/// The AWS Encryption SDK vectors of the crypto tests' resources and their manifest.
+enum SDKVectors {
+    struct Manifest: Decodable {
+        struct Vector: Decodable {
+            var file: String
+            var plaintext_length: Int
+        }
+        struct Extra: Decodable {
+            var file: String
+            var plaintext_length: Int?
+            var frame_length: Int?
+        }
+        var raw_wrapping_key_hex: String
+        var raw_key_namespace: String
+        var raw_key_name: String
+        var vectors: [Vector]
+        var extra_vectors: [Extra]
+    }
+
+    static func path(_ file: String) -> String { ProjectPaths.resource("CofferCryptoTests", "esdk/" + file) }
+
+    static let manifest: Manifest = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: path("manifest.json")))
+        return try! JSONDecoder().decode(Manifest.self, from: data)
+    }()
+
+    static func bytes(_ file: String) -> [UInt8] {
+        [UInt8](try! Data(contentsOf: URL(fileURLWithPath: path(file))))
+    }
+
+    /// The positive vectors (`raw-*`) and their plaintext lengths.
+    static var positive: [(file: String, length: Int)] {
+        manifest.vectors.map { ($0.file, $0.plaintext_length) }
+            + manifest.extra_vectors.filter { $0.file.hasPrefix("raw-") }.map { ($0.file, $0.plaintext_length!) }
+    }
+
+    static var negativeFiles: [String] {
+        manifest.extra_vectors.map(\.file).filter { $0.hasPrefix("neg-") }
+    }
+
+    /// SHA-256("coffer-test-vector" ‖ u32be(i)) for i = 0, 1, … concatenated, cut to `length`.
+    static func plaintext(length: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(length + 32)
+        var i: UInt32 = 0
+        while out.count < length {
+            out += SHA256.hash(Array("coffer-test-vector".utf8) + withUnsafeBytes(of: i.bigEndian) { Array($0) })
+            i += 1
+        }
+        return Array(out.prefix(length))
+    }
+
+    /// The manifest's raw key as a keyring.
+    static var keyring: RawAESKeyring {
+        try! RawAESKeyring(wrappingKey: SecretBytes(copying: Hex.decode(manifest.raw_wrapping_key_hex)!),
+                           namespace: manifest.raw_key_namespace, name: manifest.raw_key_name)
+    }
+}
