@@ -67,7 +67,8 @@ let package = Package(
         .executableTarget(name: "coffer-crypto-bench", dependencies: ["CofferCrypto", "CofferEncryption"]),
 
         // Test support: launching moto, fake HTTP endpoints, temporary files.
-        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3"], path: "Tests/CofferTestSupport"),
+        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3", "CofferCrypto"],
+                path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], exclude: ["Resources"]),
         .testTarget(name: "CofferHTTPTests", dependencies: ["CofferHTTP", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),

@@ -129,7 +129,7 @@ struct DecryptingRequestCountTests {
     }
 
     @Test func concurrentReadsOfOneVersionShareOneHeaderGetAndOneUnwrap() async throws {
-        let counting = CountingKeyring(Fixtures.keyring())
+        let counting = InstrumentedKeyring(Fixtures.keyring())
         let configuration = Fixtures.configuration(frameLength: 1024, keyrings: [counting])
         let (view, store) = Fixtures.view(configuration)
         let plaintext = Fixtures.bytes(200 * 1024)
@@ -158,7 +158,7 @@ struct DecryptingRequestCountTests {
     }
 
     @Test func aFailedUnwrapIsTriedAgainByTheNextReadWithoutRereadingTheHeader() async throws {
-        let flaky = FlakyUnwrapKeyring(Fixtures.keyring(), failures: 1)
+        let flaky = InstrumentedKeyring(Fixtures.keyring(), failingUnwraps: 1)
         let configuration = Fixtures.configuration(frameLength: 1024, keyrings: [flaky])
         let writer = Fixtures.configuration(frameLength: 1024)
         let (view, store) = Fixtures.view(configuration)
@@ -169,35 +169,6 @@ struct DecryptingRequestCountTests {
         #expect(unreadableMessage(failure)?.contains("unreachable") == true)
         #expect(try await view.get("k", range: 0..<10, ifMatch: stored.etag).bytes[...] == plaintext[0..<10])
         #expect(store.requestCounts == [.get: 1], "the header was read once; frame 1 lies in it")
-        #expect(flaky.attempts == 2)
-    }
-}
-
-/// A keyring whose first `failures` unwraps fail as an unreachable KMS would.
-final class FlakyUnwrapKeyring: Keyring {
-    let inner: any Keyring
-    private let state: Mutex<(remaining: Int, attempts: Int)>
-
-    init(_ inner: any Keyring, failures: Int) {
-        self.inner = inner
-        state = Mutex((failures, 0))
-    }
-
-    var attempts: Int { state.withLock { $0.attempts } }
-    var keyringDescription: String { inner.keyringDescription }
-
-    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
-        try await inner.wrap(dataKey: dataKey, context: context)
-    }
-
-    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
-                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
-        let fail = state.withLock { state in
-            state.attempts += 1
-            defer { state.remaining = max(0, state.remaining - 1) }
-            return state.remaining > 0
-        }
-        if fail { throw .providerFailure(keyring: keyringDescription, reason: "the key service is unreachable") }
-        return try await inner.unwrap(encryptedDataKeys, context: context)
+        #expect(flaky.unwraps == 2)
     }
 }

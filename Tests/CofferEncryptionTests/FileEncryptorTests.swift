@@ -163,7 +163,7 @@ struct FileEncryptorTests {
     @Test func aFailingKeyringIsAnEncryptionErrorAndLeavesNoDestination() async throws {
         let directory = try Self.source(Fixtures.bytes(5000))
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let failing = FlakyKeyring(Fixtures.keyring(), failures: 1)
+        let failing = InstrumentedKeyring(Fixtures.keyring(), failingWraps: 1)
         let encryptor = FileEncryptor(configuration: Fixtures.configuration(keyrings: [failing]))
         do throws(FileEncryptionError) {
             _ = try await encryptor.encrypt(directory + "/plain", size: 5000, into: directory + "/message")
@@ -188,7 +188,7 @@ struct FileEncryptorTests {
     @Test func aFailingSecondKeyringFailsTheEncryptionToo() async throws {
         let directory = try Self.source(Fixtures.bytes(100))
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let failing = FlakyKeyring(Fixtures.keyring(Array(1...32), name: "second"), failures: 1)
+        let failing = InstrumentedKeyring(Fixtures.keyring(Array(1...32), name: "second"), failingWraps: 1)
         let encryptor = FileEncryptor(configuration: Fixtures.configuration(keyrings: [Fixtures.keyring(), failing]))
         do throws(FileEncryptionError) {
             _ = try await encryptor.encrypt(directory + "/plain", size: 100, into: directory + "/message")

@@ -106,56 +106,7 @@ func isPreconditionFailed(_ error: ObjectStoreError?) -> Bool {
     return false
 }
 
-/// A keyring that counts the calls to another one.
-final class CountingKeyring: Keyring {
-    let inner: any Keyring
-    private let counts = Mutex((unwraps: 0, wraps: 0))
 
-    init(_ inner: any Keyring) { self.inner = inner }
-
-    var unwraps: Int { counts.withLock { $0.unwraps } }
-    var wraps: Int { counts.withLock { $0.wraps } }
-
-    var keyringDescription: String { inner.keyringDescription }
-
-    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
-        counts.withLock { $0.wraps += 1 }
-        return try await inner.wrap(dataKey: dataKey, context: context)
-    }
-
-    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
-                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
-        counts.withLock { $0.unwraps += 1 }
-        return try await inner.unwrap(encryptedDataKeys, context: context)
-    }
-}
-
-/// A keyring whose first `failures` wraps fail as an unreachable KMS would; then it wraps with `inner`.
-final class FlakyKeyring: Keyring {
-    let inner: any Keyring
-    private let remaining: Mutex<Int>
-
-    init(_ inner: any Keyring, failures: Int) {
-        self.inner = inner
-        self.remaining = Mutex(failures)
-    }
-
-    var keyringDescription: String { inner.keyringDescription }
-
-    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
-        let fail = remaining.withLock { remaining in
-            defer { remaining = max(0, remaining - 1) }
-            return remaining > 0
-        }
-        if fail { throw .providerFailure(keyring: keyringDescription, reason: "the key service is unreachable") }
-        return try await inner.wrap(dataKey: dataKey, context: context)
-    }
-
-    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
-                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
-        try await inner.unwrap(encryptedDataKeys, context: context)
-    }
-}
 
 /// The AWS Encryption SDK vectors of the crypto tests' resources and their manifest.
 enum SDKVectors {

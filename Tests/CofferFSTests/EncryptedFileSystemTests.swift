@@ -349,7 +349,7 @@ struct EncryptedFileSystemTests {
     }
 
     @Test func aFailingKeyringFailsTheFlushAndTheDataStaysStaged() async throws {
-        let flaky = FailingKeyring(Self.keyring, failures: 2)
+        let flaky = InstrumentedKeyring(Self.keyring, failingWraps: 2)
         let (fs, store, cache) = try Self.make(encryption: Self.encryption(keyrings: [flaky]))
         let plaintext = Self.bytes(6000, seed: 8)
         let (entry, file) = try await fs.create(parent: Self.root, name: "secret.txt", mode: 0o644,
@@ -370,11 +370,11 @@ struct EncryptedFileSystemTests {
         #expect(try await Self.decrypted(store, "secret.txt") == plaintext)
         try Self.expectHints(store, "secret.txt", plaintextSize: 6000)
         #expect(Self.names(in: cache).allSatisfy { !$0.hasSuffix(".encoded") })
-        #expect(flaky.attempts == 3)
+        #expect(flaky.wraps == 3)
 
         // A failed re-encryption of an existing file leaves the stored version intact.
         let before = try #require(store.peek("secret.txt"))
-        let failing = FailingKeyring(Self.keyring, failures: 1)
+        let failing = InstrumentedKeyring(Self.keyring, failingWraps: 1)
         let (other, _, _) = try Self.make(store: store, encryption: Self.encryption(keyrings: [failing]))
         let found = try await other.lookup(parent: Self.root, name: "secret.txt")
         let handle = try await other.open(found.attributes.inode, flags: OpenFlags(read: true, write: true))
@@ -502,34 +502,5 @@ struct EncryptedFileSystemTests {
             _ = try await other.read(entry.attributes.inode, handle: file.handle, offset: 0, count: 10)
         } == EIO)
         await other.release(entry.attributes.inode, handle: file.handle)
-    }
-}
-
-/// A keyring whose first `failures` wraps fail as an unreachable KMS would; then it wraps with `inner`.
-final class FailingKeyring: Keyring {
-    let inner: any Keyring
-    private let state: Mutex<(remaining: Int, attempts: Int)>
-
-    init(_ inner: any Keyring, failures: Int) {
-        self.inner = inner
-        state = Mutex((failures, 0))
-    }
-
-    var attempts: Int { state.withLock { $0.attempts } }
-    var keyringDescription: String { inner.keyringDescription }
-
-    func wrap(dataKey: SecretBytes, context: EncryptionContext) async throws(KeyringError) -> EncryptedDataKey {
-        let fail = state.withLock { state in
-            state.attempts += 1
-            defer { state.remaining = max(0, state.remaining - 1) }
-            return state.remaining > 0
-        }
-        if fail { throw .providerFailure(keyring: keyringDescription, reason: "the key service is unreachable") }
-        return try await inner.wrap(dataKey: dataKey, context: context)
-    }
-
-    func unwrap(_ encryptedDataKeys: [EncryptedDataKey],
-                context: EncryptionContext) async throws(KeyringError) -> SecretBytes {
-        try await inner.unwrap(encryptedDataKeys, context: context)
     }
 }

@@ -50,7 +50,7 @@ SYSTEMS = {
         "options": "defaults: metadata TTL 1 s, upload on close (PUT up to 16 MiB, else multipart, 8 parts in flight)",
     },
     "coffer-enc": {
-        "command": coffer_encrypted, "settle": 1.5, "binary": "coffer",
+        "command": coffer_encrypted, "settle": 1.5, "binary": "coffer", "encrypted": True,
         "options": "coffer's defaults plus --encryption-key-file (AES-256-GCM, ESDK v2 messages, 64 KiB frames); "
                    "not in the default set: scripts/bench/encryption.sh compares it with coffer",
     },
