@@ -323,6 +323,46 @@ struct EncryptionTests {
         }
     }
 
+    @Test("a backup host allowed only List, Put and kms:GenerateDataKey writes encrypted files it cannot read back")
+    func leastPrivilegeBackupHost() async throws {
+        // Its own server: IAM is enforced (for S3 and KMS) once the setup's 7 requests are done.
+        let moto = try MotoServer(authActions: 7)
+        defer { moto.stop() }
+        let bucket = "coffer-backups"
+        let setup = try await Shell.check("""
+            python3 \(Shell.quote(ProjectPaths.resource("CofferMountTests", "moto_backup_setup.py"))) \(moto.endpoint) \(bucket)
+            """, environment: ["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+                               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"])
+        let json = try JSONSerialization.jsonObject(with: Data(setup.utf8)) as? [String: Any] ?? [:]
+        func credentials(_ user: String) -> AWSCredentials {
+            let keys = json[user] as? [String: String] ?? [:]
+            return AWSCredentials(accessKeyId: keys["access_key_id"] ?? "", secretAccessKey: keys["secret_access_key"] ?? "")
+        }
+        let arn = try #require(json["key_arn"] as? String)
+        let local = try await Self.randomFiles([300_000])
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        let mount = try await MountedCoffer.start(
+            endpoint: moto.endpoint, bucket: bucket, credentials: credentials("backup"), prefix: "nightly/",
+            extraArguments: ["--kms-key-id", arn, "--kms-endpoint-url", moto.endpoint, "--no-overwrite"])
+        try await Self.with(mount) { mount in
+            try await Shell.check("cp \(local)/f300000 \(mount.path("db.dump"))")
+            let readBack = try await Shell.run("cat \(mount.path("db.dump")) > /dev/null")
+            #expect(readBack.status != 0, "the backup host cannot read what it wrote: \(readBack)")
+            let overwrite = try await Shell.run("cp \(local)/f300000 \(mount.path("db.dump"))")
+            #expect(overwrite.status != 0, "--no-overwrite refuses to replace the backup")
+            #expect(mount.log.contains("KMS key verified"), "GenerateDataKey is all the mount check needed")
+        }
+        var admin = MountedCoffer.awsEnvironment(credentials("admin"), endpoint: moto.endpoint)
+        admin["AWS_ENDPOINT_URL_KMS"] = moto.endpoint
+        try await Shell.check("""
+            aws --endpoint-url \(moto.endpoint) s3 cp --only-show-errors s3://\(bucket)/nightly/db.dump \(local)/db.esdk && \
+            aws-encryption-cli --decrypt-unsigned --input \(local)/db.esdk --output \(local)/db.dump \
+                --wrapping-keys key=\(arn) --encryption-context coffer:v=1 \
+                --commitment-policy require-encrypt-require-decrypt -S && \
+            cmp \(local)/f300000 \(local)/db.dump
+            """, environment: admin, timeout: 120)
+    }
+
     @Test("mounting fails fast on an unknown KMS key and on a key file others can read")
     func failFast() async throws {
         let server = try await EncryptionServer.shared()
