@@ -363,6 +363,28 @@ struct EncryptionTests {
             """, environment: admin, timeout: 120)
     }
 
+    @Test("rsync -a into an encrypted mount, then a second rsync transfers and writes nothing; a remount reads it all")
+    func rsyncTwice() async throws {
+        let server = try await EncryptionServer.shared()
+        let prefix = uniquePrefix("rsync")
+        let source = try await MigrationTests.makeSourceTree()
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        try await Self.with(try await server.mount(prefix)) { mount in
+            try await Shell.check("rsync -a \(Shell.quote(source + "/")) \(mount.path("tree"))", timeout: 240)
+            server.moto.resetLog()
+            let second = try await Shell.check(
+                "rsync -a --itemize-changes \(Shell.quote(source + "/")) \(mount.path("tree"))", timeout: 240)
+            #expect(second.isEmpty, "the second rsync reports nothing to transfer: \(second)")
+            let writes = server.moto.requests().filter {
+                ["PUT", "POST", "DELETE"].contains($0.method) && $0.path.contains("/" + prefix)
+            }
+            #expect(writes.isEmpty, "no PUT, COPY or DELETE on the second run: \(writes.prefix(5))")
+        }
+        try await Self.with(try await server.mount(prefix)) { mount in
+            try await Shell.check("diff -r --no-dereference \(Shell.quote(source)) \(mount.path("tree"))", timeout: 120)
+        }
+    }
+
     @Test("mounting fails fast on an unknown KMS key and on a key file others can read")
     func failFast() async throws {
         let server = try await EncryptionServer.shared()
