@@ -60,6 +60,14 @@ Try:
   $coffer check s3://no-such-bucket --endpoint-url $endpoint   # fails fast, saying what to fix
 (aws needs: export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo)
 
+Encrypted files (docs/encryption.md): mount a prefix with a key of your own:
+  $coffer keygen $state/demo.key
+  mkdir -p $state/secret && $coffer mount s3://$bucket/secret/ $state/secret --endpoint-url $endpoint \\
+      --encryption-key-file $state/demo.key
+  echo classified > $state/secret/note.txt && cat $state/secret/note.txt
+  aws --endpoint-url $endpoint s3 cp s3://$bucket/secret/note.txt - | od -c | head -3   # ciphertext in S3
+  $coffer unmount $state/secret
+
 Logs: $state/coffer.log; S3 requests: $state/requests.tsv
 Stop with: make stop   (unmounts, uploads pending writes first, stops the S3 server)
 EOF
