@@ -32,6 +32,42 @@ extension DecryptingObjectStore {
         }
     }
 
+    /// The first read of a hinted message version that starts in its first frame, with one GET of the header and
+    /// the frames the read needs instead of a GET of the header and then one of the frames; nil when that does not
+    /// apply (the version was read before, its HEAD showed no hints, the read starts further in, or the object turns
+    /// out not to be a message as hinted: the caller then reads the usual way).
+    ///
+    /// The frame positions are estimated from the hints and this mount's frame length; the header read decides:
+    /// frames the GET did not cover are fetched by `decrypt` as usual.
+    func readWithHeader(_ key: String, range: Range<UInt64>?, etag: String) async throws(ObjectStoreError) -> ObjectData? {
+        let version = VersionKey(key: key, etag: etag)
+        guard let hints = state.withLock({ $0.contents[version] == nil ? $0.hints[version] : nil }) else { return nil }
+        let headerLength = min(hints.headerLength, configuration.policy.maximumHeaderLength)
+        guard let estimate = try? MessageLayout(plaintextSize: hints.plaintextSize, headerLength: headerLength,
+                                                frameLength: configuration.frameLength)
+        else { return nil }
+        let wanted = range ?? 0..<hints.plaintextSize
+        guard !wanted.isEmpty, wanted.lowerBound < UInt64(configuration.frameLength),
+              let frames = estimate.frames(coveringPlaintext: wanted)
+        else { return nil }
+        let data: ObjectData
+        do throws(ObjectStoreError) {
+            data = try await base.get(key, range: 0..<estimate.ciphertextRange(of: frames).upperBound, ifMatch: etag)
+        } catch .invalidRange {
+            return nil
+        }
+        guard let content = try? ObjectContent.examine(data.bytes, info: data.info, policy: configuration.policy) else {
+            return nil
+        }
+        report(content, key: key)
+        // Remember what the object is, with no more of its bytes than a header read keeps.
+        let kept = content.keepingPrefix(max(Self.probeLength, headerLength))
+        _ = state.withLock { $0.content(for: version) { Task { .success(kept) } } }
+        guard case .message(let info, let header, let layout, let prefix) = content else { return nil }
+        let decryptor = try await decryptor(key: key, info: info, header: header, layout: layout)
+        return try await decrypt(key, range: range, info: info, layout: layout, prefix: prefix, with: decryptor)
+    }
+
     /// Reads the first bytes of `key` (its header) and tells what it holds.
     private func probe(_ key: String, etag: String?, info: ObjectInfo?) async throws(ObjectStoreError) -> ObjectContent {
         if let info, info.size == 0 { return .plaintext(info: info, whole: []) }

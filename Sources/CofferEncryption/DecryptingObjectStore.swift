@@ -13,7 +13,8 @@ import Synchronization
 ///   keyrings and the header authenticated (key commitment and header tag) before any byte is given out. Header and
 ///   derived key are kept in memory per version. Each read then fetches just the frames that hold the requested bytes
 ///   with one ranged GET (`If-Match` the version's ETag), checks every frame's tag, position and final marker, and
-///   returns the bytes asked for. A frame that fails makes that read fail with `.unreadable`; other ranges still read.
+///   returns the bytes asked for. When the first read of a version starts in its first frame and its HEAD showed
+///   the hints, header and frames come in one GET (so reading a whole small file costs one request). A frame that fails makes that read fail with `.unreadable`; other ranges still read.
 /// - **Sizes.** `head` reports the plaintext size: from the `coffer-*` hints when present (checked against the
 ///   header at the first read, a mismatch is corruption), otherwise by reading the header of objects large enough
 ///   to be messages. Listings (`list`) report stored sizes, which for encrypted objects are the ciphertext sizes.
@@ -69,6 +70,7 @@ public final class DecryptingObjectStore: ObjectStore {
 
     public func get(_ key: String, range: Range<UInt64>?, ifMatch: String?) async throws(ObjectStoreError) -> ObjectData {
         guard !key.hasSuffix("/") else { return try await base.get(key, range: range, ifMatch: ifMatch) }
+        if let ifMatch, let data = try await readWithHeader(key, range: range, etag: ifMatch) { return data }
         switch try await content(of: key, etag: ifMatch, info: nil) {
         case .plaintext(let info, let whole):
             try requirePlaintextAllowed(key)

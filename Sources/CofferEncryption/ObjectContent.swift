@@ -25,6 +25,18 @@ enum ObjectContent: Sendable {
         return info.size
     }
 
+    /// The same, holding at most `count` of the object's bytes (a whole object only if it is that short).
+    func keepingPrefix(_ count: Int) -> ObjectContent {
+        switch self {
+        case .plaintext(let info, let whole):
+            return .plaintext(info: info, whole: whole.flatMap { $0.count <= count ? $0 : nil })
+        case .message(let info, let header, let layout, let prefix) where prefix.count > count:
+            return .message(info: info, header: header, layout: layout, prefix: Array(prefix.prefix(count)))
+        default:
+            return self
+        }
+    }
+
     /// What the object's first bytes, `prefix` (all of the object if it is that short), say it is. Throws
     /// `.headerIncomplete` when the header goes on past `prefix`.
     static func examine(_ prefix: [UInt8], info: ObjectInfo,

@@ -68,6 +68,27 @@ struct DecryptingRequestCountTests {
         #expect(store.requestCounts == [.head: 1, .get: 2])
     }
 
+    @Test(arguments: [10_000, 200_000, (1 << 20) + 5])
+    func aFirstReadFromTheStartAfterAHintedHeadIsOneGet(size: Int) async throws {
+        let configuration = Fixtures.configuration(frameLength: MessageFormat.defaultFrameLength)
+        let (view, store) = Fixtures.view(configuration)
+        let plaintext = Fixtures.bytes(size)
+        let stored = try await Fixtures.put(plaintext, as: "k", in: store, configuration)
+        #expect(try await view.head("k").size == UInt64(size))
+        store.resetCounts()
+        // A block cache's first block, or a whole-file read: header and frames in one GET.
+        let wanted = 0..<UInt64(min(size, 1 << 20))
+        #expect(try await view.get("k", range: wanted, ifMatch: stored.etag).bytes[...] == plaintext[0..<Int(wanted.upperBound)])
+        let frames = try #require(stored.layout.frames(coveringPlaintext: wanted))
+        #expect(store.requestLog.map(\.range) == [0..<stored.layout.ciphertextRange(of: frames).upperBound])
+        // Later reads of the version fetch only their frames; the header is remembered, not the whole first read.
+        store.resetCounts()
+        let tail = UInt64(size - 100)..<UInt64(size)
+        #expect(try await view.get("k", range: tail, ifMatch: stored.etag).bytes[...] == plaintext[(size - 100)...])
+        let tailFrames = try #require(stored.layout.frames(coveringPlaintext: tail))
+        #expect(store.requestLog.map(\.range) == [stored.layout.ciphertextRange(of: tailFrames)])
+    }
+
     @Test(arguments: [0, 1, 100, 2000, 3900 - 234])
     func aSmallMessageIsReadWithOneGet(size: Int) async throws {
         let configuration = Fixtures.configuration(frameLength: 1024)
