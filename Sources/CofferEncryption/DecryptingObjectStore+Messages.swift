@@ -177,6 +177,9 @@ extension DecryptingObjectStore {
             throw .unreadable("\(key), plaintext bytes \(wanted.lowerBound)..<\(wanted.upperBound): \(error)")
         }
         let start = Int(wanted.lowerBound - layout.plaintextRange(of: frames).lowerBound)
+        if start == 0 && wanted.count == plaintext.count {
+            return ObjectData(bytes: plaintext, info: plainInfo)  // whole frames, as block reads are: no copy
+        }
         return ObjectData(bytes: Array(plaintext[start..<(start + wanted.count)]), info: plainInfo)
     }
 }
