@@ -107,8 +107,9 @@ struct EncryptionTests {
                 let object = "\(local)/s3/f\(size)"
                 let header = try await Shell.check("head -c 3 \(object) | od -An -tx1")
                 #expect(header.contains("02 04 78"), "f\(size) is stored as an ESDK v2 message of suite 0x0478")
-                try await server.esdk("decrypt --key-file \(server.keyFile) --context coffer:v=1 --in \(object) "
-                                      + "--out \(object).plain")
+                // Fetched with boto3 and decrypted by the Python SDK.
+                try await server.esdk("decrypt --key-file \(server.keyFile) --context coffer:v=1 "
+                                      + "--s3-in \(EncryptionServer.bucket)/\(prefix)f\(size) --out \(object).plain")
                 try await Shell.check("cmp \(local)/f\(size) \(object).plain")
                 try await Shell.check("cmp \(local)/f\(size) \(mount.path("f\(size)"))")
             }
@@ -131,15 +132,16 @@ struct EncryptionTests {
         }
     }
 
-    @Test("files the SDK encrypted (64 KiB and 4 KiB frames) and uploaded with the AWS CLI read back identical")
+    @Test("files the SDK encrypted (64 KiB and 4 KiB frames) and uploaded with boto3 or the AWS CLI read back identical")
     func mountReadsSDKWrites() async throws {
         let server = try await EncryptionServer.shared()
         let prefix = uniquePrefix("sdk")
         let local = try await Self.randomFiles([0, 4096, 300_000, 3 << 20])
         defer { try? FileManager.default.removeItem(atPath: local) }
         for size in [0, 4096, 300_000, 3 << 20] {
-            try await server.esdk("encrypt --key-file \(server.keyFile) --in \(local)/f\(size) --out \(local)/f\(size).esdk")
-            try await server.s3("cp \(local)/f\(size).esdk s3://\(EncryptionServer.bucket)/\(prefix)f\(size)")
+            // Encrypted by the Python SDK and uploaded with boto3.
+            try await server.esdk("encrypt --key-file \(server.keyFile) --in \(local)/f\(size) "
+                                  + "--s3-out \(EncryptionServer.bucket)/\(prefix)f\(size)")
         }
         try await server.esdk("encrypt --key-file \(server.keyFile) --frame-length 4096 --in \(local)/f300000 "
                               + "--out \(local)/small-frames.esdk")

@@ -2,10 +2,12 @@
 """The AWS Encryption SDK for Python, as the encryption tests use it against a test S3/KMS server.
 
   esdk_tool.py encrypt|decrypt (--key-file F [--namespace NS] [--name N] | --kms-key ID) [--context K=V ...]
-               [--frame-length N] [--suite committing|signed] --in PATH --out PATH
+               [--frame-length N] [--suite committing|signed] (--in PATH | --s3-in BUCKET/KEY)
+               (--out PATH | --s3-out BUCKET/KEY)
   esdk_tool.py create-kms-key [--alias alias/NAME]        prints the new key's ARN
 
-KMS calls go to AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL); credentials and region come from the environment.
+KMS calls go to AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL), --s3-in/--s3-out use boto3 with AWS_ENDPOINT_URL_S3;
+credentials and region come from the environment.
 Decrypting checks the given context pairs are in the message (as aws-encryption-cli --encryption-context does).
 """
 import argparse
@@ -60,6 +62,8 @@ def main():
     parser.add_argument("--suite", choices=["committing", "signed"], default="committing")
     parser.add_argument("--in", dest="input")
     parser.add_argument("--out")
+    parser.add_argument("--s3-in")
+    parser.add_argument("--s3-out")
     args = parser.parse_args()
 
     if args.command == "create-kms-key":
@@ -72,8 +76,14 @@ def main():
 
     context = dict(pair.split("=", 1) for pair in args.context)
     client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
-    with open(args.input, "rb") as f:
-        data = f.read()
+    s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3"),
+                      region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    if args.s3_in:
+        bucket, key = args.s3_in.split("/", 1)
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        with open(args.input, "rb") as f:
+            data = f.read()
     if args.command == "encrypt":
         suite = (Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY if args.suite == "committing"
                  else Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384)
@@ -85,8 +95,12 @@ def main():
             if header.encryption_context.get(key) != value:
                 print(f"encryption context lacks {key}={value}: {header.encryption_context}", file=sys.stderr)
                 return 3
-    with open(args.out, "wb") as f:
-        f.write(result)
+    if args.s3_out:
+        bucket, key = args.s3_out.split("/", 1)
+        s3.put_object(Bucket=bucket, Key=key, Body=result)
+    else:
+        with open(args.out, "wb") as f:
+            f.write(result)
     return 0
 
 
