@@ -14,9 +14,11 @@ extension FileSystem {
         }
     }
 
-    /// Entries of an open directory from `offset`. With `plus`, the attributes of every entry are made current
+    /// At most `limit` entries of an open directory from `offset` (a reply buffer holds only so many: asking for
+    /// no more keeps listing a huge directory linear). With `plus`, the attributes of every entry are made current
     /// first, fetched concurrently for the whole directory (HEAD of files and directory markers).
-    public func readdir(_ inode: UInt64, handle: UInt64, offset: UInt64, plus: Bool = false) async throws(FSError) -> [DirectoryEntry] {
+    public func readdir(_ inode: UInt64, handle: UInt64, offset: UInt64, plus: Bool = false,
+                        limit: Int = .max) async throws(FSError) -> [DirectoryEntry] {
         guard var snapshot = state.withLock({ $0.directories[handle] }), snapshot.inode == inode else {
             throw .badHandle(handle)
         }
@@ -36,8 +38,9 @@ extension FileSystem {
             let fetched = snapshot
             state.withLock { $0.directories[handle] = fetched }
         }
-        guard offset < UInt64(snapshot.entries.count) else { return [] }
-        return Array(snapshot.entries[Int(offset)...])
+        guard offset < UInt64(snapshot.entries.count), limit > 0 else { return [] }
+        let start = Int(offset)
+        return Array(snapshot.entries[start..<(start + min(limit, snapshot.entries.count - start))])
     }
 
     public func releasedir(_ inode: UInt64, handle: UInt64) {

@@ -19,7 +19,9 @@ extension FuseAdapter {
     /// inodes are acknowledged to the core before the reply, and forgotten again if the kernel drops the reply.
     func readdir(_ request: FuseRequest, inode: UInt64, handle: UInt64, offset: UInt64, size: Int, plus: Bool) {
         serve(request, plus ? "readdirplus" : "readdir", inode: inode) { () throws(FSError) in
-            let entries = try await self.fileSystem.readdir(inode, handle: handle, offset: offset, plus: plus)
+            // No more entries than could fit: a dirent takes at least 32 bytes, a direntplus at least 152.
+            let entries = try await self.fileSystem.readdir(inode, handle: handle, offset: offset, plus: plus,
+                                                            limit: size / (plus ? 152 : 32) + 1)
             let timeout = self.directoryEntryTimeout
             var counted: [UInt64] = []
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 8)

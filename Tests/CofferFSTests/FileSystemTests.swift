@@ -292,6 +292,27 @@ struct FileSystemTests {
         #expect(try await Self.names(fs, dir) == [".", "..", "aa", "b", "c", "d"])
     }
 
+    @Test func readdirReturnsAtMostTheLimitAndPagesThroughEveryEntry() async throws {
+        let names = (0..<50).map { String(format: "f%02d", $0) }
+        let (fs, _, _) = try await Self.make { store in
+            for name in names { try await store.put("dir/\(name)", bytes: [1]) }
+        }
+        let dir = try await fs.lookup(parent: Self.root, name: "dir").attributes.inode
+        let handle = try await fs.opendir(dir)
+        var seen: [String] = []
+        var offset: UInt64 = 0
+        while true {
+            let page = try await fs.readdir(dir, handle: handle, offset: offset, limit: 7)
+            #expect(page.count <= 7)
+            guard let last = page.last else { break }
+            seen += page.map(\.name)
+            offset = last.nextOffset
+        }
+        fs.releasedir(dir, handle: handle)
+        #expect(seen == [".", ".."] + names, "pages of 7 list every entry once, in order")
+        #expect(try await fs.readdir(dir, handle: try await fs.opendir(dir), offset: 0, limit: 0).isEmpty)
+    }
+
     @Test func lookupCountsKeepInodesUntilForgotten() async throws {
         let (fs, _, _) = try await Self.make { store in try await store.put("f", bytes: [1]) }
         let first = try await fs.lookup(parent: Self.root, name: "f")
