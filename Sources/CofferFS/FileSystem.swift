@@ -58,7 +58,7 @@ public final class FileSystem: Sendable {
         self.store = contents
         self.options = options
         self.logger = logger
-        self.cache = BlockCache(store: contents, logger: logger)
+        self.cache = BlockCache(store: contents, capacity: options.readCacheCapacity, logger: logger)
         self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
                                  concurrency: options.uploadConcurrency,
                                  encoder: encryption.map { EncryptingUploadEncoder(encryptor: FileEncryptor(configuration: $0)) },

@@ -27,12 +27,16 @@ public struct FileSystemOptions: Sendable {
     /// Server-side copies (rename, metadata updates) of objects larger than this use multipart UploadPartCopy;
     /// S3's CopyObject stops at 5 GiB.
     public var singleCopyLimit: UInt64
+    /// The most bytes of file contents kept in memory for reading (`--read-cache-size`): the block cache's capacity.
+    /// Read-ahead windows are at most a quarter of it.
+    public var readCacheCapacity: Int
 
     /// Options with the defaults of `coffer mount`.
     public init(prefix: String = "", defaultUID: UInt32 = 0, defaultGID: UInt32 = 0, defaultFileMode: UInt32 = 0o644,
                 defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
                 readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
-                partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30) {
+                partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30,
+                readCacheCapacity: Int = 256 << 20) {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -46,5 +50,6 @@ public struct FileSystemOptions: Sendable {
         self.partSize = partSize
         self.uploadConcurrency = uploadConcurrency
         self.singleCopyLimit = singleCopyLimit
+        self.readCacheCapacity = max(0, readCacheCapacity)
     }
 }

@@ -27,7 +27,7 @@ struct MountCommand: AsyncParsableCommand {
             -o takes a comma-separated list, as in /etc/fstab (long options win):
               allow_other  ro  rw  uid=N|NAME  gid=N|NAME  umask=OCT
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
-              path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite
+              path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N
               fsname=NAME  prefix=P/  log_file=PATH
               encryption_key_file=PATH  kms_key_id=ID  kms_endpoint=URL
               encryption=required|migrate  encryption_context=K=V
@@ -82,6 +82,11 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .customLong("metadata-ttl"), help: ArgumentHelp(
         "How long listings and attributes are trusted before S3 is asked again (default 1).", valueName: "seconds"))
     var metadataTTL: String?
+
+    @Option(name: .customLong("read-cache-size"), help: ArgumentHelp(
+        "Memory for cached file contents in MiB (default 256; at least 4). Bounds the mount's memory when reading; "
+            + "read-ahead uses at most a quarter of it.", valueName: "MiB"))
+    var readCacheSize: String?
 
     @Option(name: .customLong("cache-dir"), help: ArgumentHelp(
         "Where writes are staged before upload (default /var/cache/coffer/BUCKET, or $XDG_CACHE_HOME/coffer/BUCKET "
@@ -206,7 +211,7 @@ struct MountCommand: AsyncParsableCommand {
             prefix: settings.prefix, defaultUID: settings.uid, defaultGID: settings.gid,
             defaultFileMode: settings.effectiveFileMode, defaultDirectoryMode: settings.effectiveDirectoryMode,
             metadataTTL: settings.metadataTTL, cacheDirectory: cacheDirectory, readOnly: settings.readOnly,
-            noOverwrite: settings.noOverwrite)
+            noOverwrite: settings.noOverwrite, readCacheCapacity: settings.readCacheMiB << 20)
         let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
         let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
@@ -250,6 +255,9 @@ struct MountCommand: AsyncParsableCommand {
         if let fileMode { settings.fileMode = try MountSettings.mode(fileMode, option: "--file-mode") }
         if let directoryMode { settings.directoryMode = try MountSettings.mode(directoryMode, option: "--dir-mode") }
         if let metadataTTL { settings.metadataTTL = try MountSettings.seconds(metadataTTL, option: "--metadata-ttl") }
+        if let readCacheSize {
+            settings.readCacheMiB = try MountSettings.cacheSize(readCacheSize, option: "--read-cache-size")
+        }
         if let cacheDirectory { settings.cacheDirectory = cacheDirectory }
         if let logFile { settings.logFile = logFile }
         if readOnly { settings.readOnly = true }

@@ -12,6 +12,8 @@ struct MountSettings: Equatable {
     var fileMode: UInt32?
     var directoryMode: UInt32?
     var metadataTTL: Double = 1
+    /// The read cache's memory in MiB (`--read-cache-size`, `-o read_cache_mib=`).
+    var readCacheMiB = 256
     var cacheDirectory: String?
     var readOnly = false
     var allowOther = false
@@ -95,6 +97,7 @@ struct MountSettings: Equatable {
         case "profile": profile = try required()
         case "cache_dir": cacheDirectory = try required()
         case "metadata_ttl": metadataTTL = try Self.seconds(try required(), option: name)
+        case "read_cache_mib": readCacheMiB = try Self.cacheSize(try required(), option: name)
         case "no_overwrite": noOverwrite = true
         case "path_style", "use_path_request_style": pathStyle = true
         case "fsname": fileSystemName = try required()
@@ -157,6 +160,12 @@ struct MountSettings: Equatable {
         return value
     }
 
+    /// The read cache size in MiB: a whole number of at least 4 (four 1 MiB blocks).
+    static func cacheSize(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), value >= 4, value <= 1 << 20 else { throw .invalidCacheSize(option, text) }
+        return value
+    }
+
     /// A non-negative number of seconds.
     static func seconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
         guard let value = Double(text), value >= 0, value.isFinite else { throw .invalidNumber(option, text) }
@@ -196,6 +205,7 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case endpointNotURL(String)
     case invalidSource(String)
     case conflictingPrefix(String, String)
+    case invalidCacheSize(String, String)
     case invalidEncryptionMode(String)
     case invalidContextPair(String)
     case encryptionWithoutKey
@@ -211,6 +221,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "endpoint=\(text) is not a URL: write endpoint=https://host[:port] (for a region, use region=\(text))"
         case .invalidSource(let text):
             return "\(text) is not a bucket: write s3://BUCKET[/PREFIX] or BUCKET"
+        case .invalidCacheSize(let name, let text):
+            return "\(name)=\(text) is not a read cache size: give a whole number of MiB from 4 up, such as 64"
         case .invalidEncryptionMode(let text):
             return "encryption mode \(text) is unknown: use required (refuse unencrypted objects) or migrate (read them)"
         case .invalidContextPair(let text):

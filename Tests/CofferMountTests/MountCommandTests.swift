@@ -89,7 +89,8 @@ struct MountCommandTests {
         for (option, message) in [("file_mode=999", "octal"), ("endpoint=us-west-2", "region="),
                                   ("metadata_ttl=-1", "seconds"), ("uid=no-such-user-xyz", "no user"),
                                   ("encryption=sometimes", "required"), ("encryption_context=novalue", "KEY=VALUE"),
-                                  ("encryption=migrate", "coffer keygen"), ("kms_endpoint=localhost", "not a URL")] {
+                                  ("encryption=migrate", "coffer keygen"), ("kms_endpoint=localhost", "not a URL"),
+                                  ("read_cache_mib=2", "MiB")] {
             let result = try await Shell.run(mountCommand(moto, source: "s3://\(moto.bucket)", mountpoint: directory,
                                                           extra: ["-o", option]),
                                              environment: environment(moto))

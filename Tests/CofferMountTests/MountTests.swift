@@ -47,6 +47,27 @@ struct MountTests {
         #expect(try await Shell.check("ls \(mount.path(""))") == "a.txt\n", "\(mount.log)")
     }
 
+    @Test("--read-cache-size bounds the memory a large read takes")
+    func readCacheSizeBoundsMemory() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("readcache")
+        let local = try ProjectPaths.temporaryDirectory("coffer-readcache")
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        try await Shell.check("head -c \(96 << 20) /dev/urandom > \(local)/big")
+        let writer = try await MountedCoffer.start(moto: moto, prefix: prefix)
+        try await Shell.check("cp \(local)/big \(writer.path("big"))", timeout: 120)
+        await writer.unmount()
+        // 96 MiB read through a mount whose cache may hold 8: its peak memory stays far below the file's size
+        // (with the default 256 MiB cache the same read peaks at about 140 MiB).
+        let mount = try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: ["-o", "read_cache_mib=8"])
+        defer { mount.unmountNow() }
+        try await Shell.check("cmp \(local)/big \(mount.path("big"))", timeout: 120)
+        let status = try String(contentsOfFile: "/proc/\(mount.processIdentifier)/status", encoding: .utf8)
+        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        #expect(peak > 0 && peak < 100 << 10, "peak RSS \(peak) KiB with an 8 MiB read cache")
+    }
+
     @Test("echo > file is stored as an object")
     func writeNewFile() async throws {
         let moto = try await SignedMoto.shared()
