@@ -69,7 +69,7 @@ let package = Package(
         // Test support: launching moto, fake HTTP endpoints, temporary files.
         .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3", "CofferCrypto"],
                 path: "Tests/CofferTestSupport"),
-        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], exclude: ["Resources"]),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferHTTPTests", dependencies: ["CofferHTTP", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"],

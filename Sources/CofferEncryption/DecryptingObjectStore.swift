@@ -22,9 +22,9 @@ import Synchronization
 ///   the object) in mode `.required`. Objects that start like a message but are refused (another suite, a signed
 ///   message, a corrupt header) always fail with the reason and what to do. Keys ending in `/` (directory markers)
 ///   pass through.
-/// - **Writes** (`put`, copies, multipart uploads, deletes) pass through unchanged: encrypt new contents first with a
-///   `FileEncryptor`.
-public final class DecryptingObjectStore: ObjectStore {
+/// - **Writes** (`put`, copies, multipart uploads, deletes) and listings pass through unchanged
+///   (`ForwardingObjectStore`): encrypt new contents first with a `FileEncryptor`.
+public final class DecryptingObjectStore: ForwardingObjectStore {
     /// Bytes read from the start of an object to find its header.
     public static let probeLength = 4096
     /// No message is shorter: the fixed header, one empty encrypted data key and an empty final frame.
@@ -34,6 +34,8 @@ public final class DecryptingObjectStore: ObjectStore {
 
     /// The store underneath, holding the ciphertext.
     public let base: any ObjectStore
+    /// Where listings and writes go unchanged: `base`.
+    public var underlying: any ObjectStore { base }
     /// The keys and settings.
     public let configuration: EncryptionConfiguration
     let logger: Logger
@@ -101,14 +103,19 @@ public final class DecryptingObjectStore: ObjectStore {
         let wanted = try Self.cut(range, size: content.visibleSize, key: key)
         var info = content.info
         info.size = content.visibleSize
+        let fd: Int32
+        do throws(FileEncryptionError) {
+            fd = try LocalFile.open(path, O_WRONLY | O_CREAT)
+        } catch {
+            throw .transport("GET \(key) into \(path): \(error)")
+        }
+        defer { LocalFile.close(fd) }
         var offset = wanted.lowerBound
         repeat {
             let chunk = offset..<min(wanted.upperBound, offset + Self.fileChunkSize)
             let data = try await get(key, range: chunk, ifMatch: etag)
             info = data.info
             do throws(FileEncryptionError) {
-                let fd = try LocalFile.open(path, O_WRONLY | O_CREAT)
-                defer { LocalFile.close(fd) }
                 try LocalFile.write(fd, data.bytes, at: fileOffset + (chunk.lowerBound - wanted.lowerBound), path: path)
             } catch {
                 throw .transport("GET \(key) into \(path): \(error)")
@@ -129,8 +136,8 @@ public final class DecryptingObjectStore: ObjectStore {
                           + "'migrate'")
     }
 
-    /// The bytes of `range` of `range`-less S3 semantics: nil is everything; an empty range is nothing; a range that
-    /// starts at or past the end is `.invalidRange`; one that ends past it is cut.
+    /// The bytes `range` asks for of an object of `size` bytes, with S3's semantics: nil is everything; an empty
+    /// range is nothing; a range that starts at or past the end is `.invalidRange`; one that ends past it is cut.
     static func cut(_ range: Range<UInt64>?, size: UInt64, key: String) throws(ObjectStoreError) -> Range<UInt64> {
         guard let range else { return 0..<size }
         if range.isEmpty { return range.lowerBound..<range.lowerBound }
@@ -138,55 +145,5 @@ public final class DecryptingObjectStore: ObjectStore {
             throw .invalidRange("\(key): bytes \(range) start at or past its end (\(size) bytes)")
         }
         return range.lowerBound..<min(range.upperBound, size)
-    }
-
-    // MARK: - Pass-through
-
-    public func list(_ request: ListRequest) async throws(ObjectStoreError) -> ListPage {
-        try await base.list(request)
-    }
-
-    public func put(_ key: String, body: ObjectBody, options: PutOptions) async throws(ObjectStoreError) -> String {
-        try await base.put(key, body: body, options: options)
-    }
-
-    public func copy(from source: String, to destination: String,
-                     options: CopyOptions) async throws(ObjectStoreError) -> String {
-        try await base.copy(from: source, to: destination, options: options)
-    }
-
-    public func delete(_ key: String) async throws(ObjectStoreError) {
-        try await base.delete(key)
-    }
-
-    public func delete(keys: [String]) async throws(ObjectStoreError) -> [DeleteFailure] {
-        try await base.delete(keys: keys)
-    }
-
-    public func createMultipartUpload(_ key: String, options: PutOptions) async throws(ObjectStoreError) -> String {
-        try await base.createMultipartUpload(key, options: options)
-    }
-
-    public func uploadPart(_ key: String, uploadId: String, partNumber: Int,
-                           body: ObjectBody) async throws(ObjectStoreError) -> String {
-        try await base.uploadPart(key, uploadId: uploadId, partNumber: partNumber, body: body)
-    }
-
-    public func uploadPartCopy(_ key: String, uploadId: String, partNumber: Int, source: String,
-                               range: Range<UInt64>?) async throws(ObjectStoreError) -> String {
-        try await base.uploadPartCopy(key, uploadId: uploadId, partNumber: partNumber, source: source, range: range)
-    }
-
-    public func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart],
-                                        condition: WriteCondition?) async throws(ObjectStoreError) -> String {
-        try await base.completeMultipartUpload(key, uploadId: uploadId, parts: parts, condition: condition)
-    }
-
-    public func abortMultipartUpload(_ key: String, uploadId: String) async throws(ObjectStoreError) {
-        try await base.abortMultipartUpload(key, uploadId: uploadId)
-    }
-
-    public func listParts(_ key: String, uploadId: String) async throws(ObjectStoreError) -> [CompletedPart] {
-        try await base.listParts(key, uploadId: uploadId)
     }
 }

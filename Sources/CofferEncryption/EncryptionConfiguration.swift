@@ -31,13 +31,18 @@ public struct EncryptionConfiguration: Sendable {
                 frameLength: Int = MessageFormat.defaultFrameLength, policy: DecryptionPolicy = .default) {
         precondition(!keyrings.isEmpty, "encryption needs at least one keyring")
         self.keyrings = keyrings
-        var pairs = context
-        pairs[Self.versionKey] = "1"
-        encryptionContext = EncryptionContext(pairs)
+        encryptionContext = Self.messageContext(adding: context)
         requiredContext = EncryptionContext(context)
         self.mode = mode
         self.frameLength = frameLength
         self.policy = policy
+    }
+
+    /// The context of every message written with the extra `pairs`: they and `coffer:v=1`.
+    public static func messageContext(adding pairs: [String: String]) -> EncryptionContext {
+        var all = pairs
+        all[versionKey] = "1"
+        return EncryptionContext(all)
     }
 
     /// Who can unwrap what this mount writes, for log lines: `coffer-local/default, aws-kms/alias/x`.

@@ -49,7 +49,7 @@ print("AES-256-GCM, ESDK v2 suite 0x0478, 64 KiB frames, \(mebibytes) MiB, one t
 report("encrypt (buffer)", times)
 
 // The encryptor keeps no data key: unwrap it from the header as a reader does.
-let dataKey = try await keyring.unwrap(encryptor.header.encryptedDataKeys, context: context)
+let dataKey = try keyring.unwrap(encryptor.header.encryptedDataKeys, context: context)
 let decryptor = try MessageDecryptor(header: encryptor.header, dataKey: dataKey)
 var decrypted = [UInt8](repeating: 0, count: size)
 times = []
@@ -67,7 +67,9 @@ report("decrypt (buffer)", times)
 
 let source = directory + "/coffer-crypto-bench-\(getpid()).plain"
 let destination = source + ".esdk"
-FileManager.default.createFile(atPath: source, contents: Data(plaintext))
+guard FileManager.default.createFile(atPath: source, contents: Data(plaintext)) else {
+    fatalError("cannot write \(source)")
+}
 defer {
     unlink(source)
     unlink(destination)

@@ -29,8 +29,8 @@ enum EncryptionSetup {
                 throw ValidationFailure(message: "--encryption-key-file: \(error)")
             }
         }
-        let mode = settings.encryptionMode.flatMap(EncryptionMode.init(rawValue:)) ?? .required
-        return EncryptionConfiguration(keyrings: keyrings, context: settings.encryptionContext, mode: mode)
+        return EncryptionConfiguration(keyrings: keyrings, context: settings.encryptionContext,
+                                       mode: settings.encryptionMode ?? .required)
     }
 
     /// A KMS keyring in the key's region (from its ARN, else the bucket's), checked with one GenerateDataKey.
@@ -48,10 +48,9 @@ enum EncryptionSetup {
         } catch {
             throw ValidationFailure(message: "--kms-key-id \(keyID): \(error)")
         }
-        var context = settings.encryptionContext
-        context[EncryptionConfiguration.versionKey] = "1"
         do {
-            let arn = try await keyring.verifyAccess(context: EncryptionContext(context))
+            let arn = try await keyring.verifyAccess(
+                context: EncryptionConfiguration.messageContext(adding: settings.encryptionContext))
             logger.info("KMS key verified", metadata: ["key": "\(keyID)", "arn": "\(arn)"])
         } catch {
             if case .accessDenied = error {

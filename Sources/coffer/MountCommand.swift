@@ -269,10 +269,7 @@ struct MountCommand: AsyncParsableCommand {
         if s3.pathStyle { settings.pathStyle = true }
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
         if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
-        if let kmsEndpointURL {
-            guard kmsEndpointURL.contains("://") else { throw .endpointNotURL(kmsEndpointURL) }
-            settings.kmsEndpointURL = kmsEndpointURL
-        }
+        if let kmsEndpointURL { settings.kmsEndpointURL = try MountSettings.url(kmsEndpointURL) }
         if let encryptionMode { settings.encryptionMode = try MountSettings.encryptionMode(encryptionMode) }
         for pair in encryptionContext {
             let (key, value) = try MountSettings.contextPair(pair)

@@ -1,3 +1,4 @@
+import CofferEncryption
 import Foundation
 
 /// Everything `coffer mount` needs, resolved from the positional arguments, `-o` lists (fstab form) and long
@@ -32,7 +33,7 @@ struct MountSettings: Equatable {
     /// Where KMS requests go (`--kms-endpoint-url`, `-o kms_endpoint=`; default AWS_ENDPOINT_URL_KMS or AWS).
     var kmsEndpointURL: String?
     /// `required` (default) or `migrate` (`--encryption-mode`, `-o encryption=`).
-    var encryptionMode: String?
+    var encryptionMode: EncryptionMode?
     /// Extra encryption context pairs (`--encryption-context K=V`, `-o encryption_context=K=V`).
     var encryptionContext: [String: String] = [:]
     /// The local key's namespace and name in message headers (`--key-namespace`, `--key-name`).
@@ -89,10 +90,7 @@ struct MountSettings: Equatable {
         case "umask": umask = try Self.mode(try required(), option: name)
         case "file_mode": fileMode = try Self.mode(try required(), option: name)
         case "dir_mode": directoryMode = try Self.mode(try required(), option: name)
-        case "endpoint", "endpoint_url", "url":
-            let url = try required()
-            guard url.contains("://") else { throw .endpointNotURL(url) }
-            endpointURL = url
+        case "endpoint", "endpoint_url", "url": endpointURL = try Self.url(try required())
         case "region": region = try required()
         case "profile": profile = try required()
         case "cache_dir": cacheDirectory = try required()
@@ -105,10 +103,7 @@ struct MountSettings: Equatable {
         case "log_file": logFile = try required()
         case "encryption_key_file": encryptionKeyFile = try required()
         case "kms_key_id": kmsKeyIDs.append(try required())
-        case "kms_endpoint", "kms_endpoint_url":
-            let url = try required()
-            guard url.contains("://") else { throw .endpointNotURL(url) }
-            kmsEndpointURL = url
+        case "kms_endpoint", "kms_endpoint_url": kmsEndpointURL = try Self.url(try required())
         case "encryption": encryptionMode = try Self.encryptionMode(try required())
         case "encryption_context":
             let (key, pairValue) = try Self.contextPair(try required())
@@ -132,8 +127,14 @@ struct MountSettings: Equatable {
     // MARK: - Value parsing
 
     /// `required` or `migrate`.
-    static func encryptionMode(_ text: String) throws(MountSettingsError) -> String {
-        guard ["required", "migrate"].contains(text) else { throw .invalidEncryptionMode(text) }
+    static func encryptionMode(_ text: String) throws(MountSettingsError) -> EncryptionMode {
+        guard let mode = EncryptionMode(rawValue: text) else { throw .invalidEncryptionMode(text) }
+        return mode
+    }
+
+    /// An endpoint: a URL with a scheme (a bare name is more likely a region given in the wrong place).
+    static func url(_ text: String) throws(MountSettingsError) -> String {
+        guard text.contains("://") else { throw .endpointNotURL(text) }
         return text
     }
 

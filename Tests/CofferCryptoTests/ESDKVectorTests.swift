@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import Testing
 
 /// The shared AWS Encryption SDK vectors: every positive one decrypts (whole and frame by frame, last frame first)

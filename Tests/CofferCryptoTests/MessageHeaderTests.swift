@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import Testing
 
 @Suite("Message header parsing and the reading policy")

@@ -8,12 +8,12 @@ import Testing
 /// The AWS Encryption SDK's own messages (the crypto tests' vectors) read through the decrypting view.
 @Suite("DecryptingObjectStore on the SDK vectors")
 struct SDKVectorViewTests {
-    static var positiveFiles: [String] { SDKVectors.positive.map(\.file) }
+    static var positiveFiles: [String] { ESDKVectors.positiveFiles }
 
     static func view(mode: EncryptionMode = .required) -> (DecryptingObjectStore, InMemoryObjectStore) {
         let store = InMemoryObjectStore()
         return (DecryptingObjectStore(base: store, configuration: EncryptionConfiguration(
-            keyrings: [SDKVectors.keyring], context: [:], mode: mode)), store)
+            keyrings: [ESDKVectors.keyring1], context: [:], mode: mode)), store)
     }
 
     @Test func theManifestListsTheVectorsThisSuiteNeeds() {
@@ -21,14 +21,14 @@ struct SDKVectorViewTests {
             "raw-0.esdk", "raw-1.esdk", "raw-65535.esdk", "raw-65536.esdk", "raw-65537.esdk", "raw-200000.esdk",
             "raw-262144.esdk", "raw-200000-frame4096.esdk", "raw-200000-empty-ec.esdk", "raw-200000-two-edks.esdk",
         ]))
-        #expect(SDKVectors.negativeFiles.count == 12)
+        #expect(ESDKVectors.negativeFiles.count == 12)
     }
 
     @Test("positive vector reads byte-identical through the view", arguments: positiveFiles)
     func positiveVectorReadsThroughTheView(file: String) async throws {
-        let length = try #require(SDKVectors.positive.first { $0.file == file }?.length)
-        let plaintext = SDKVectors.plaintext(length: length)
-        let message = SDKVectors.bytes(file)
+        let length = ESDKVectors.plaintextLength(file)
+        let plaintext = ESDKVectors.plaintext(length: length)
+        let message = ESDKVectors.bytes(file)
         let (view, store) = Self.view()
         let etag = try await store.put("vectors/" + file, bytes: message)
         store.resetCounts()
@@ -59,8 +59,8 @@ struct SDKVectorViewTests {
 
     @Test func theFrame4096VectorReadsFrameByFrameWithOneGetEach() async throws {
         let file = "raw-200000-frame4096.esdk"
-        let message = SDKVectors.bytes(file)
-        let plaintext = SDKVectors.plaintext(length: 200_000)
+        let message = ESDKVectors.bytes(file)
+        let plaintext = ESDKVectors.plaintext(length: 200_000)
         let header = try MessageHeader(parsing: message)
         #expect(header.frameLength == 4096)
         let layout = try header.layout(ciphertextSize: UInt64(message.count))
@@ -81,18 +81,18 @@ struct SDKVectorViewTests {
     }
 
     @Test func theTwoKeyVectorReadsWithTheSecondKeyAlone() async throws {
-        let message = SDKVectors.bytes("raw-200000-two-edks.esdk")
+        let message = ESDKVectors.bytes("raw-200000-two-edks.esdk")
         let second = Fixtures.keyring(Array(32..<64), name: "test-key-2")
         let store = InMemoryObjectStore()
         let view = DecryptingObjectStore(base: store, configuration: EncryptionConfiguration(keyrings: [second]))
         try await store.put("two", bytes: message)
-        #expect(try await view.get("two").bytes == SDKVectors.plaintext(length: 200_000))
+        #expect(try await view.get("two").bytes == ESDKVectors.plaintext(length: 200_000))
     }
 
-    @Test("negative vector never reads as data", arguments: SDKVectors.negativeFiles)
+    @Test("negative vector never reads as data", arguments: ESDKVectors.negativeFiles)
     func negativeVectorIsUnreadable(file: String) async throws {
         let (view, store) = Self.view()
-        let etag = try await store.put("neg", bytes: SDKVectors.bytes(file))
+        let etag = try await store.put("neg", bytes: ESDKVectors.bytes(file))
         let failure = await storeError { _ = try await view.get("neg", range: nil, ifMatch: etag) }
         #expect(unreadableMessage(failure) != nil, "\(file): \(String(describing: failure))")
         let directory = try ProjectPaths.temporaryDirectory("coffer-enc-neg")
@@ -104,7 +104,7 @@ struct SDKVectorViewTests {
     }
 
     @Test func theNegativePlaintextVectorReadsInMigrateMode() async throws {
-        let bytes = SDKVectors.bytes("neg-plaintext-object.esdk")
+        let bytes = ESDKVectors.bytes("neg-plaintext-object.esdk")
         let (view, store) = Self.view(mode: .migrate)
         try await store.put("plain", bytes: bytes)
         #expect(try await view.get("plain").bytes == bytes)

@@ -67,24 +67,6 @@ struct EncryptedFileSystemTests {
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    /// The whole file through a handle of its own, released before returning (so that later setattr calls upload).
-    static func readAll(_ fs: FileSystem, _ inode: UInt64) async throws -> [UInt8] {
-        let file = try await fs.open(inode, flags: OpenFlags())
-        var out: [UInt8] = []
-        do {
-            while true {
-                let chunk = try await fs.read(inode, handle: file.handle, offset: UInt64(out.count), count: 65536)
-                if chunk.isEmpty { break }
-                out += chunk
-            }
-        } catch {
-            await fs.release(inode, handle: file.handle)
-            throw error
-        }
-        await fs.release(inode, handle: file.handle)
-        return out
-    }
-
     static func names(in directory: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     }
@@ -118,7 +100,7 @@ struct EncryptedFileSystemTests {
         let plaintext = Self.bytes(70_000, seed: 2)
         let inode = try await FileSystemTests.writeFile(fs, Self.root, "data.bin", plaintext)
         // Released and clean: reads go through the decrypting block cache.
-        #expect(try await Self.readAll(fs, inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(fs, inode) == plaintext)
         #expect(try await fs.getattr(inode).0.size == 70_000)
 
         // Another mount of the bucket: the size comes from the hints of one HEAD, the bytes from decrypted reads.
@@ -133,7 +115,7 @@ struct EncryptedFileSystemTests {
         #expect(tail[...] == plaintext[69_990...])
         #expect(try await other.read(entry.attributes.inode, handle: file.handle, offset: 70_000, count: 10) == [])
         await other.release(entry.attributes.inode, handle: file.handle)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == plaintext)
         #expect(try await other.getattr(entry.attributes.inode).0.size == 70_000)
 
         // readdirplus shows plaintext sizes too.
@@ -165,7 +147,7 @@ struct EncryptedFileSystemTests {
         try await FileSystemTests.writeFile(writer, Self.root, "shared.bin", again)
         _ = try await FileSystemTests.names(reader, Self.root)
         #expect(try await reader.getattr(inode).0.size == 3000)
-        #expect(try await Self.readAll(reader, inode) == again)
+        #expect(try await FileSystemTests.readAll(reader, inode) == again)
     }
 
     @Test func anUnlinkedOpenFileStaysReadableInPlaintext() async throws {
@@ -210,7 +192,7 @@ struct EncryptedFileSystemTests {
         let (other, _, _) = try Self.make(store: store)
         let entry = try await other.lookup(parent: Self.root, name: "f.bin")
         #expect(entry.attributes.size == 3008)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == expected)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == expected)
 
         // A file opened elsewhere and changed there: its unchanged bytes are fetched decrypted, the whole is
         // encrypted again.
@@ -240,7 +222,7 @@ struct EncryptedFileSystemTests {
         let (other, _, _) = try Self.make(store: store)
         let entry = try await other.lookup(parent: Self.root, name: "after.bin")
         #expect(entry.attributes.size == 9000)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == plaintext)
 
         // A directory rename moves messages unchanged too.
         let dir = try await fs.mkdir(parent: Self.root, name: "d", mode: 0o755, caller: Self.me)
@@ -273,7 +255,7 @@ struct EncryptedFileSystemTests {
         let (other, _, _) = try Self.make(store: store)
         let entry = try await other.lookup(parent: Self.root, name: "moved.bin")
         #expect(entry.attributes.size == 4900)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == plaintext)
     }
 
     @Test func metadataChangesKeepTheHints() async throws {
@@ -308,7 +290,7 @@ struct EncryptedFileSystemTests {
         #expect(looked.attributes.size == 4000)
         #expect(looked.attributes.mode == FileMode.regular | 0o600)
         #expect(store.requestCount(.get) == 0)
-        #expect(try await Self.readAll(third, looked.attributes.inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(third, looked.attributes.inode) == plaintext)
     }
 
     @Test func multipartUploadsAreValidMessagesWithoutPartCopies() async throws {
@@ -345,7 +327,7 @@ struct EncryptedFileSystemTests {
         let (other, _, _) = try Self.make(store: store)
         let entry = try await other.lookup(parent: Self.root, name: "large.bin")
         #expect(entry.attributes.size == 20_000)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == plaintext)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == plaintext)
     }
 
     @Test func aFailingKeyringFailsTheFlushAndTheDataStaysStaged() async throws {
@@ -418,7 +400,7 @@ struct EncryptedFileSystemTests {
         let (other, _, _) = try Self.make(store: store)
         let entry = try await other.lookup(parent: Self.root, name: "t.bin")
         #expect(entry.attributes.size == 2500)
-        #expect(try await Self.readAll(other, entry.attributes.inode) == expected)
+        #expect(try await FileSystemTests.readAll(other, entry.attributes.inode) == expected)
 
         // The same on a file this mount has only looked up: its kept bytes are fetched decrypted.
         _ = try await other.setattr(entry.attributes.inode, AttributeChanges(size: 10), handle: nil, caller: Self.me)
@@ -427,7 +409,7 @@ struct EncryptedFileSystemTests {
         #expect(try await Self.decrypted(store, "t.bin") == shortened)
         let (third, _, _) = try Self.make(store: store)
         let last = try await third.lookup(parent: Self.root, name: "t.bin")
-        #expect(try await Self.readAll(third, last.attributes.inode) == shortened)
+        #expect(try await FileSystemTests.readAll(third, last.attributes.inode) == shortened)
     }
 
     // MARK: - What stays plaintext
@@ -473,7 +455,7 @@ struct EncryptedFileSystemTests {
 
         let (migrate, _, _) = try Self.make(store: store, encryption: Self.encryption(mode: .migrate))
         let found = try await migrate.lookup(parent: Self.root, name: "legacy.bin")
-        #expect(try await Self.readAll(migrate, found.attributes.inode) == legacy)
+        #expect(try await FileSystemTests.readAll(migrate, found.attributes.inode) == legacy)
         let handle = try await migrate.open(found.attributes.inode, flags: OpenFlags(read: true, write: true))
         _ = try await migrate.write(found.attributes.inode, handle: handle.handle, offset: 4999, bytes: [0xAB, 0xCD])
         try await migrate.flush(found.attributes.inode, handle: handle.handle)
@@ -486,7 +468,7 @@ struct EncryptedFileSystemTests {
         let (after, _, _) = try Self.make(store: store)
         let now = try await after.lookup(parent: Self.root, name: "legacy.bin")
         #expect(now.attributes.size == 5001)
-        #expect(try await Self.readAll(after, now.attributes.inode) == expected)
+        #expect(try await FileSystemTests.readAll(after, now.attributes.inode) == expected)
     }
 
     @Test func filesUnderAnotherKeyAreIOErrors() async throws {

@@ -36,15 +36,23 @@ struct FileSystemTests {
         return entry.attributes.inode
     }
 
+    /// The whole file through one open handle, released before returning (so that a change made right after sees
+    /// no open handle).
     static func readAll(_ fs: FileSystem, _ inode: UInt64) async throws -> [UInt8] {
         let file = try await fs.open(inode, flags: OpenFlags())
-        defer { Task { await fs.release(inode, handle: file.handle) } }
         var out: [UInt8] = []
-        while true {
-            let chunk = try await fs.read(inode, handle: file.handle, offset: UInt64(out.count), count: 65536)
-            if chunk.isEmpty { return out }
-            out += chunk
+        do {
+            while true {
+                let chunk = try await fs.read(inode, handle: file.handle, offset: UInt64(out.count), count: 65536)
+                if chunk.isEmpty { break }
+                out += chunk
+            }
+        } catch {
+            await fs.release(inode, handle: file.handle)
+            throw error
         }
+        await fs.release(inode, handle: file.handle)
+        return out
     }
 
     static func names(_ fs: FileSystem, _ inode: UInt64, plus: Bool = false) async throws -> [String] {

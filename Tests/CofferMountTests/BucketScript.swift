@@ -1,5 +1,6 @@
 import CofferTestSupport
 import Foundation
+import Testing
 
 /// Reads and writes the bucket behind a mount with boto3, in a separate `python3` process, to check what the
 /// mount stored (and to seed objects) independently of Coffer's own S3 client.
@@ -64,4 +65,17 @@ struct BucketScript {
 /// A fresh key prefix for one test.
 func uniquePrefix(_ label: String) -> String {
     "\(label)-\(UUID().uuidString.prefix(8).lowercased())/"
+}
+
+/// Runs `body` with `mount` and always unmounts it; when `body` fails, the end of the coffer log is attached to the
+/// test.
+func using(_ mount: MountedCoffer, _ body: (MountedCoffer) async throws -> Void) async throws {
+    do {
+        try await body(mount)
+    } catch {
+        Issue.record("coffer log:\n\(mount.log.suffix(4000))")
+        await mount.unmount()
+        throw error
+    }
+    await mount.unmount()
 }

@@ -70,18 +70,6 @@ final class EncryptionServer: Sendable {
 /// aws-encryption-cli on the other side.
 @Suite("Encryption through the mount", .timeLimit(.minutes(5)))
 struct EncryptionTests {
-    /// Runs `body` with a mount, and unmounts even when it throws (printing the log).
-    static func with(_ mount: MountedCoffer, _ body: (MountedCoffer) async throws -> Void) async throws {
-        do {
-            try await body(mount)
-        } catch {
-            Issue.record("coffer log:\n\(mount.log.suffix(4000))")
-            await mount.unmount()
-            throw error
-        }
-        await mount.unmount()
-    }
-
     /// A work directory with random files of the given sizes, named `f<size>`.
     static func randomFiles(_ sizes: [Int]) async throws -> String {
         let directory = try ProjectPaths.temporaryDirectory("coffer-enc-files")
@@ -98,7 +86,7 @@ struct EncryptionTests {
         let sizes = [0, 1, 65_535, 65_536, 65_537, 1_000_000, 17 << 20]
         let local = try await Self.randomFiles(sizes)
         defer { try? FileManager.default.removeItem(atPath: local) }
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             for size in sizes {
                 try await Shell.check("cp \(local)/f\(size) \(mount.path("f\(size)"))", timeout: 120)
             }
@@ -146,7 +134,7 @@ struct EncryptionTests {
         try await server.esdk("encrypt --key-file \(server.keyFile) --frame-length 4096 --in \(local)/f300000 "
                               + "--out \(local)/small-frames.esdk")
         try await server.s3("cp \(local)/small-frames.esdk s3://\(EncryptionServer.bucket)/\(prefix)small-frames")
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             for size in [0, 4096, 300_000, 3 << 20] {
                 #expect(try await Shell.check("stat -c %s \(mount.path("f\(size)"))") == "\(size)\n",
                         "the size of a message without hints comes from its header")
@@ -168,11 +156,11 @@ struct EncryptionTests {
         let prefix = uniquePrefix("random")
         let local = try await Self.randomFiles([12 << 20])
         defer { try? FileManager.default.removeItem(atPath: local) }
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             try await Shell.check("cp \(local)/f\(12 << 20) \(mount.path("big"))", timeout: 120)
         }
         // A new mount: nothing cached.
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             #expect(try await Shell.check("stat -c %s \(mount.path("big"))") == "\(12 << 20)\n")
             server.moto.resetLog()
             let offset = (5 << 20) + 300 * 1024
@@ -196,7 +184,7 @@ struct EncryptionTests {
         let local = try await Self.randomFiles([3 << 20])
         defer { try? FileManager.default.removeItem(atPath: local) }
         let file = "\(local)/f\(3 << 20)"
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             for name in ["flipped", "truncated", "replaced"] {
                 try await Shell.check("cp \(file) \(mount.path(name))", timeout: 120)
             }
@@ -224,7 +212,7 @@ struct EncryptionTests {
         try await server.esdk("encrypt --suite signed --key-file \(server.keyFile) --in \(file) --out \(local)/signed.esdk")
         try await server.s3("cp \(local)/signed.esdk \(bucket)signed")
 
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             let bad = try await Shell.run("dd if=\(mount.path("flipped")) bs=65536 skip=1 count=1 status=none | wc -c")
             #expect(bad.stderr.contains("Input/output error"), "frame 2 fails: \(bad)")
             try await Shell.check("""
@@ -243,12 +231,12 @@ struct EncryptionTests {
             #expect(log.contains("0x0578"), "the log says which suite was refused and how to re-encrypt")
         }
         // Hints copied from the intact object no longer match the cut message: every read of it fails.
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             let first = try await Shell.run("head -c 4096 \(mount.path("truncated-hinted")) > /dev/null")
             #expect(first.status != 0, "a size that disagrees with the header is corruption: \(first)")
         }
         // Mode migrate reads the plaintext object as it is.
-        try await Self.with(try await server.mount(prefix, extra: ["--encryption-mode", "migrate"])) { mount in
+        try await using(try await server.mount(prefix, extra: ["--encryption-mode", "migrate"])) { mount in
             try await Shell.check("cmp \(file) \(mount.path("replaced"))")
             try await Shell.check("echo new > \(mount.path("new"))")
             try await server.s3("cp \(bucket)new \(local)/new.esdk")
@@ -261,7 +249,7 @@ struct EncryptionTests {
     func renameAndWrongKey() async throws {
         let server = try await EncryptionServer.shared()
         let prefix = uniquePrefix("rename")
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             try await Shell.check("head -c 200000 /dev/urandom > \(mount.path("a")) && cp \(mount.path("a")) /tmp/\(prefix.dropLast()).a")
             func object(_ name: String) async throws -> String {
                 try await Shell.check("""
@@ -279,7 +267,7 @@ struct EncryptionTests {
         }
         let otherKey = server.directory + "/\(prefix.dropLast()).key"
         try await Shell.check("\(Shell.quote(MountedCoffer.binaryPath())) keygen \(otherKey)")
-        try await Self.with(try await server.mount(prefix, arguments: ["--encryption-key-file", otherKey])) { mount in
+        try await using(try await server.mount(prefix, arguments: ["--encryption-key-file", otherKey])) { mount in
             let result = try await Shell.run("cat \(mount.path("b")) > /dev/null")
             #expect(result.status != 0 && result.stderr.contains("Input/output error"), "\(result)")
             #expect(mount.log.contains("cannot be decrypted"), "the log says why")
@@ -298,7 +286,7 @@ struct EncryptionTests {
         try await server.esdk("encrypt --kms-key \(arn) --context tenant=acme --in \(file) --out \(local)/sdk.esdk")
         try await server.s3("cp \(local)/sdk.esdk s3://\(EncryptionServer.bucket)/\(prefix)from-sdk")
         let kmsArguments = ["--kms-key-id", alias, "--kms-endpoint-url", server.moto.endpoint]
-        try await Self.with(try await server.mount(prefix, arguments: kmsArguments + ["--encryption-key-file", server.keyFile],
+        try await using(try await server.mount(prefix, arguments: kmsArguments + ["--encryption-key-file", server.keyFile],
                                                    extra: ["--encryption-context", "tenant=acme"])) { mount in
             try await Shell.check("cp \(file) \(mount.path("written"))")
             try await Shell.check("cmp \(file) \(mount.path("from-sdk"))")
@@ -315,10 +303,10 @@ struct EncryptionTests {
                               + "--out \(local)/by-recovery-key")
         try await Shell.check("cmp \(file) \(local)/by-recovery-key")
         // KMS alone reads it back; a mount requiring another context refuses it.
-        try await Self.with(try await server.mount(prefix, arguments: kmsArguments)) { mount in
+        try await using(try await server.mount(prefix, arguments: kmsArguments)) { mount in
             try await Shell.check("cmp \(file) \(mount.path("written"))")
         }
-        try await Self.with(try await server.mount(prefix, arguments: kmsArguments,
+        try await using(try await server.mount(prefix, arguments: kmsArguments,
                                                    extra: ["--encryption-context", "tenant=other"])) { mount in
             let result = try await Shell.run("cat \(mount.path("written")) > /dev/null")
             #expect(result.status != 0, "\(result)")
@@ -346,7 +334,7 @@ struct EncryptionTests {
         let mount = try await MountedCoffer.start(
             endpoint: moto.endpoint, bucket: bucket, credentials: credentials("backup"), prefix: "nightly/",
             extraArguments: ["--kms-key-id", arn, "--kms-endpoint-url", moto.endpoint, "--no-overwrite"])
-        try await Self.with(mount) { mount in
+        try await using(mount) { mount in
             try await Shell.check("cp \(local)/f300000 \(mount.path("db.dump"))")
             let readBack = try await Shell.run("cat \(mount.path("db.dump")) > /dev/null")
             #expect(readBack.status != 0, "the backup host cannot read what it wrote: \(readBack)")
@@ -371,7 +359,7 @@ struct EncryptionTests {
         let prefix = uniquePrefix("rsync")
         let source = try await MigrationTests.makeSourceTree()
         defer { try? FileManager.default.removeItem(atPath: source) }
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             try await Shell.check("rsync -a \(Shell.quote(source + "/")) \(mount.path("tree"))", timeout: 240)
             server.moto.resetLog()
             let second = try await Shell.check(
@@ -382,7 +370,7 @@ struct EncryptionTests {
             }
             #expect(writes.isEmpty, "no PUT, COPY or DELETE on the second run: \(writes.prefix(5))")
         }
-        try await Self.with(try await server.mount(prefix)) { mount in
+        try await using(try await server.mount(prefix)) { mount in
             try await Shell.check("diff -r --no-dereference \(Shell.quote(source)) \(mount.path("tree"))", timeout: 120)
         }
     }

@@ -18,7 +18,7 @@ struct LeastPrivilegeTests {
         let prefix = uniquePrefix("backup")
         let mount = try await MountedCoffer.start(moto: moto, user: "writer", prefix: prefix,
                                                   extraArguments: ["--no-overwrite"])
-        do {
+        try await using(mount) { mount in
             try await Shell.check("mkdir -p \(mount.path("2026/11")) && \(Self.write("nightly dump", to: mount.path("2026/11/db.sql")))")
             #expect(try await BucketScript(moto: moto).get(prefix + "2026/11/db.sql") == "nightly dump\n", "\(mount.log)")
             let listing = try await Shell.check("ls \(mount.path("2026/11"))")
@@ -26,12 +26,7 @@ struct LeastPrivilegeTests {
             let overwrite = try await Shell.run(Self.write("tampered", to: mount.path("2026/11/db.sql")))
             #expect(overwrite.status != 0, "replacing a backup must fail")
             #expect(try await BucketScript(moto: moto).get(prefix + "2026/11/db.sql") == "nightly dump\n")
-        } catch {
-            Issue.record("coffer log:\n\(mount.log.suffix(3000))")
-            await mount.unmount()
-            throw error
         }
-        await mount.unmount()
     }
 
     @Test("an upload S3 refuses fails close() with EIO and the data stays staged")
@@ -40,7 +35,7 @@ struct LeastPrivilegeTests {
         let prefix = uniquePrefix("denied")
         // `reader` may List and Get but not Put.
         let mount = try await MountedCoffer.start(moto: moto, user: "reader", prefix: prefix)
-        do {
+        try await using(mount) { mount in
             let result = try await Shell.run(Self.write("precious data", to: mount.path("report.txt")))
             #expect(result.status != 0)
             #expect(result.stderr.contains("Input/output error") || result.stderr.contains("Permission denied"),
@@ -48,12 +43,7 @@ struct LeastPrivilegeTests {
             let staged = try await Shell.check("grep -rl 'precious data' \(Shell.quote(mount.cacheDirectory)) | wc -l")
             #expect(staged.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the data is kept in the cache directory")
             #expect(try await BucketScript(moto: moto).get(prefix + "report.txt") == nil)
-        } catch {
-            Issue.record("coffer log:\n\(mount.log.suffix(3000))")
-            await mount.unmount()
-            throw error
         }
-        await mount.unmount()
     }
 
     @Test("logs at the most verbose level hold no secret key, session token or signature")

@@ -9,15 +9,7 @@ struct MigrationTests {
     /// Runs `body` with a mount and always unmounts; the coffer log is attached to a failure.
     static func withMount(_ moto: SignedMoto, prefix: String, extra: [String] = [],
                           _ body: (MountedCoffer) async throws -> Void) async throws {
-        let mount = try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: extra)
-        do {
-            try await body(mount)
-        } catch {
-            Issue.record("coffer log:\n\(mount.log.suffix(4000))")
-            await mount.unmount()
-            throw error
-        }
-        await mount.unmount()
+        try await using(try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: extra), body)
     }
 
     /// A source tree of a few hundred files: nested directories, symlinks, empty directories, odd names, a few

@@ -101,8 +101,9 @@ func expectWriteBackError<T>(_ expected: ExpectedWriteBackError, sourceLocation:
 
 /// An `ObjectStore` over an `InMemoryObjectStore` that makes GETs and part uploads take time (so that they overlap)
 /// and counts how many are in flight at once, with an optional hook run before each PUT or UploadPart.
-final class SlowStore: ObjectStore {
+final class SlowStore: ForwardingObjectStore {
     let inner: InMemoryObjectStore
+    var underlying: any ObjectStore { inner }
     let delay: Duration
     private let counters = Mutex(Counters())
     private let hook: (@Sendable () async -> Void)?
@@ -133,10 +134,6 @@ final class SlowStore: ObjectStore {
         counters.withLock { $0.partsInFlight -= 1 }
     }
 
-    func head(_ key: String) async throws(ObjectStoreError) -> ObjectInfo {
-        try await inner.head(key)
-    }
-
     func get(_ key: String, range: Range<UInt64>?, ifMatch: String?) async throws(ObjectStoreError) -> ObjectData {
         try? await Task.sleep(for: delay)
         return try await inner.get(key, range: range, ifMatch: ifMatch)
@@ -148,30 +145,9 @@ final class SlowStore: ObjectStore {
         return try await inner.get(key, range: range, ifMatch: ifMatch, intoFile: path, at: fileOffset)
     }
 
-    func list(_ request: ListRequest) async throws(ObjectStoreError) -> ListPage {
-        try await inner.list(request)
-    }
-
     func put(_ key: String, body: ObjectBody, options: PutOptions) async throws(ObjectStoreError) -> String {
         await hook?()
         return try await inner.put(key, body: body, options: options)
-    }
-
-    func copy(from source: String, to destination: String,
-              options: CopyOptions) async throws(ObjectStoreError) -> String {
-        try await inner.copy(from: source, to: destination, options: options)
-    }
-
-    func delete(_ key: String) async throws(ObjectStoreError) {
-        try await inner.delete(key)
-    }
-
-    func delete(keys: [String]) async throws(ObjectStoreError) -> [DeleteFailure] {
-        try await inner.delete(keys: keys)
-    }
-
-    func createMultipartUpload(_ key: String, options: PutOptions) async throws(ObjectStoreError) -> String {
-        try await inner.createMultipartUpload(key, options: options)
     }
 
     func uploadPart(_ key: String, uploadId: String, partNumber: Int,
@@ -190,18 +166,5 @@ final class SlowStore: ObjectStore {
         try? await Task.sleep(for: delay)
         return try await inner.uploadPartCopy(key, uploadId: uploadId, partNumber: partNumber, source: source,
                                               range: range)
-    }
-
-    func completeMultipartUpload(_ key: String, uploadId: String, parts: [CompletedPart],
-                                 condition: WriteCondition?) async throws(ObjectStoreError) -> String {
-        try await inner.completeMultipartUpload(key, uploadId: uploadId, parts: parts, condition: condition)
-    }
-
-    func abortMultipartUpload(_ key: String, uploadId: String) async throws(ObjectStoreError) {
-        try await inner.abortMultipartUpload(key, uploadId: uploadId)
-    }
-
-    func listParts(_ key: String, uploadId: String) async throws(ObjectStoreError) -> [CompletedPart] {
-        try await inner.listParts(key, uploadId: uploadId)
     }
 }

@@ -197,6 +197,8 @@ class Mount:
         shutil.rmtree(self.cachedir, ignore_errors=True)
         os.makedirs(self.cachedir)
         os.makedirs(os.path.dirname(self.rssfile), exist_ok=True)
+        if SYSTEMS[self.name].get("encrypted") and not os.path.exists(self.b.keyfile):
+            subprocess.run([self.b.coffer, "keygen", self.b.keyfile], check=True, capture_output=True)
         ctx = {"coffer": self.b.coffer, "endpoint": self.b.server.endpoint, "bucket": self.b.bucket,
                "mountpoint": self.mnt, "cachedir": self.cachedir, "passwd": self.b.passwd, "key": KEY,
                "secret": SECRET, "keyfile": self.b.keyfile}
@@ -298,10 +300,8 @@ class Bench:
         with open(self.passwd, "w") as f:
             f.write(f"{KEY}:{SECRET}\n")
         os.chmod(self.passwd, 0o600)
-        # The local key of the encrypted Coffer system (coffer-enc), made the way an operator makes one.
+        # The local key of the encrypted Coffer system (coffer-enc), made the way an operator makes one, when used.
         self.keyfile = os.path.join(rundir, "coffer.key")
-        if not os.path.exists(self.keyfile):
-            subprocess.run([self.coffer, "keygen", self.keyfile], check=True, capture_output=True)
         self.results = os.path.join(rundir, "results.jsonl")
         self.seq = 0
         self.mode = None
