@@ -2,3 +2,4 @@
 // ../shared/docs/swift-c-interop.md); _FILE_OFFSET_BITS is not defined here on purpose (64-bit off_t already).
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <sys/xattr.h>

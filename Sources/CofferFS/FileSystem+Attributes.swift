@@ -5,6 +5,14 @@ extension FileSystem {
     public func setattr(_ inode: UInt64, _ changes: AttributeChanges, handle: UInt64?,
                         caller: Caller) async throws(FSError) -> (FileAttributes, timeout: Double) {
         try requireWritable("setattr")
+        return try await locks.withLock(inode) { () throws(FSError) in
+            try await setattrLocked(inode, changes)
+        }
+    }
+
+    /// `setattr` with the inode's lock held.
+    private func setattrLocked(_ inode: UInt64,
+                               _ changes: AttributeChanges) async throws(FSError) -> (FileAttributes, timeout: Double) {
         var current = try record(inode)
         if let size = changes.size {
             guard current.type == .regular else { throw .isDirectory(current.path) }
@@ -39,14 +47,20 @@ extension FileSystem {
         return (try localAttributes(try record(inode)), options.metadataTTL)
     }
 
-    /// Writes an inode's attributes to S3 now, unless an open handle will upload them with the data at close.
+    /// Writes an inode's attributes to S3 now, unless they can ride along with an upload still to come. The caller
+    /// holds the inode's lock.
     ///
-    /// Files and symlinks are copied onto themselves with new metadata (CopyObject, directive REPLACE, as s3fs
-    /// does); a directory's marker is rewritten (or created, for a directory that had none).
+    /// A file with a pending upload gets them with that upload (its journal record is updated; with
+    /// `--write-back-delay 0` a closed one is uploaded now). Otherwise files and symlinks are copied onto themselves
+    /// with new metadata (CopyObject, directive REPLACE, as s3fs does); a directory's marker is rewritten (or
+    /// created, for a directory that had none).
     func persistAttributes(of current: InodeRecord) async throws(FSError) {
-        let pendingUpload = current.isLocalOnly || (current.staged?.isDirty ?? false)
-        if pendingUpload {
-            if current.openCount == 0 { try await upload(current.number) }
+        if current.hasPendingUpload {
+            if !writesBack && current.openCount == 0 {
+                if case .conflict(let error) = try await uploadLocked(current.number) { throw error }
+            } else {
+                try updatePendingUpload(current.number)
+            }
             return
         }
         let metadata = uploadMetadata(current)
@@ -139,6 +153,15 @@ extension FileSystem {
     public func setxattr(_ inode: UInt64, name: String, value: [UInt8], flags: Int32) async throws(FSError) {
         try requireWritable("setxattr")
         guard name.hasPrefix("user.") else { throw FSError(ENOTSUP, "only user.* extended attributes are stored") }
+        if inode == Self.rootInode && name == Self.statusAttributeName {
+            throw FSError(EPERM, "\(name) is Coffer's status, read-only")
+        }
+        try await locks.withLock(inode) { () throws(FSError) in
+            try await setxattrLocked(inode, name: name, value: value, flags: flags)
+        }
+    }
+
+    private func setxattrLocked(_ inode: UInt64, name: String, value: [UInt8], flags: Int32) async throws(FSError) {
         let current: InodeRecord = try state.withLock { state throws(FSError) in
             guard var record = state.inodes[inode] else { throw FSError(ESTALE, "inode \(inode) is unknown") }
             let exists = record.metadata.xattrs[name] != nil
@@ -156,6 +179,7 @@ extension FileSystem {
     public func getxattr(_ inode: UInt64, name: String) async throws(FSError) -> [UInt8] {
         // The kernel asks for security.capability on every write: answer without a request.
         guard name.hasPrefix("user.") else { throw FSError(ENODATA, "no xattr \(name)") }
+        if inode == Self.rootInode && name == Self.statusAttributeName { return statusJSON() }
         let current = try await freshRecord(inode)
         guard let value = current.metadata.xattrs[name] else { throw FSError(ENODATA, "no xattr \(name)") }
         return value
@@ -167,6 +191,12 @@ extension FileSystem {
 
     public func removexattr(_ inode: UInt64, name: String) async throws(FSError) {
         try requireWritable("removexattr")
+        try await locks.withLock(inode) { () throws(FSError) in
+            try await removexattrLocked(inode, name: name)
+        }
+    }
+
+    private func removexattrLocked(_ inode: UInt64, name: String) async throws(FSError) {
         let current: InodeRecord = try state.withLock { state throws(FSError) in
             guard var record = state.inodes[inode] else { throw FSError(ESTALE, "inode \(inode) is unknown") }
             guard record.metadata.xattrs.removeValue(forKey: name) != nil else { throw FSError(ENODATA, "no xattr \(name)") }

@@ -110,6 +110,7 @@ extension FileSystem {
     public func write(_ inode: UInt64, handle: UInt64, offset: UInt64, bytes: [UInt8]) async throws(FSError) -> Int {
         guard let open = state.withLock({ $0.handles[handle] }), open.inode == inode else { throw .badHandle(handle) }
         guard open.flags.write else { throw FSError(EBADF, "handle \(handle) is not open for writing") }
+        await queue.waitForRoom()
         let current = try record(inode)
         let staged = try stagedFile(for: current)
         do {
@@ -127,10 +128,13 @@ extension FileSystem {
         return bytes.count
     }
 
+    /// close(2) of a descriptor (one per close, dup'ed ones included): the changes are journaled and queued for
+    /// upload after `writeBackDelay` seconds of quiet, or uploaded now when the delay is 0.
     public func flush(_ inode: UInt64, handle: UInt64) async throws(FSError) {
-        try await upload(inode)
+        try await finishWriting(inode)
     }
 
+    /// fsync(2): returns once the file, with its metadata and latest name, is in S3, or with the upload's error.
     public func fsync(_ inode: UInt64, handle: UInt64) async throws(FSError) {
         try await upload(inode)
     }
@@ -141,7 +145,8 @@ extension FileSystem {
             guard var record = state.inodes[inode] else { return nil }
             record.openCount = max(0, record.openCount - 1)
             var released: StagedFile?
-            if record.openCount == 0, let staged = record.staged, !staged.isDirty, !record.isLocalOnly {
+            if record.openCount == 0, let staged = record.staged,
+               record.isUnlinked || (!staged.isDirty && !record.isLocalOnly) {
                 released = staged
                 record.staged = nil
             }
@@ -156,8 +161,21 @@ extension FileSystem {
         try requireWritable("unlink \(name)")
         let directory = try record(parent)
         let path = Names.child(directory.path, name)
-        let target = try await findRecord(parent: parent, name: name, countLookup: false)
-        if target.type == .directory { throw .isDirectory(path) }
+        let found = try await findRecord(parent: parent, name: name, countLookup: false)
+        if found.type == .directory { throw .isDirectory(path) }
+        try await locks.withLock(found.number) { () throws(FSError) in
+            try await unlinkLocked(found.number, path: path)
+        }
+        cache.invalidate(key: key(of: path))
+        removeName(path)
+        touchDirectory(parent)
+    }
+
+    /// Removes a file's object (unless it was never uploaded) and stops its pending upload. The caller holds the
+    /// inode's lock.
+    private func unlinkLocked(_ inode: UInt64, path: String) async throws(FSError) {
+        let target = try record(inode)
+        guard target.path == path, !target.isUnlinked else { throw .notFound(path) }
         if target.openCount > 0, target.staged == nil, target.etag != nil {
             // Keep the contents of an open file readable until it is closed: copy them locally before deleting.
             let staged = try stagedFile(for: target)
@@ -177,9 +195,7 @@ extension FileSystem {
                 throw FSError.from(error, "DELETE \(key(of: path))")
             }
         }
-        cache.invalidate(key: key(of: path))
-        removeName(path)
-        touchDirectory(parent)
+        abandonPendingUpload(inode)
     }
 
     public func readlink(_ inode: UInt64) async throws(FSError) -> String {
@@ -216,20 +232,6 @@ extension FileSystem {
                                    fetchedAt: .infinity))
     }
 
-    public func shutdown() async {
-        let pending: [UInt64] = state.withLock { state in
-            state.inodes.values.filter { $0.isLocalOnly || ($0.staged?.isDirty ?? false) }.map(\.number)
-        }
-        for inode in pending {
-            do {
-                try await upload(inode)
-            } catch {
-                logger.error("could not upload a file before unmounting; its data stays staged",
-                             metadata: ["error": "\(error)", "cache": "\(options.cacheDirectory)"])
-            }
-        }
-    }
-
     // MARK: - Staging and upload
 
     /// The staged copy of a file, created from the current object on first use.
@@ -257,49 +259,6 @@ extension FileSystem {
             try await staged.truncate(to: size)
         } catch {
             throw FSError(EIO, "truncate \(path): \(error)")
-        }
-    }
-
-    /// Uploads a file's pending changes (or its first version), with its POSIX metadata.
-    ///
-    /// On failure the staged data is kept and the error (EIO, or EEXIST when `--no-overwrite` refused to replace an
-    /// object) is returned, so that close() and fsync() report it and a later flush tries again.
-    func upload(_ inode: UInt64) async throws(FSError) {
-        let current = try record(inode)
-        guard let staged = current.staged, staged.isDirty || current.isLocalOnly else { return }
-        if current.isUnlinked { return }
-        let objectKey = key(of: current.path)
-        var metadata = uploadMetadata(current)
-        // The old object's content hints do not describe the new one: the encoder adds the new object's own.
-        metadata.contentHints = [:]
-        let options = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
-                                 condition: self.options.noOverwrite ? .doesNotExist : nil)
-        let etag: String
-        let stored: [String: String]
-        do {
-            (etag, stored) = try await uploader.send(staged, as: objectKey, options: options)
-        } catch {
-            if case .store(.preconditionFailed, _) = error {
-                throw FSError(EEXIST, "\(current.path) exists and --no-overwrite forbids replacing it")
-            }
-            logger.error("upload failed; the data stays staged and the error goes to the application",
-                         metadata: ["key": "\(objectKey)", "error": "\(error)"])
-            throw FSError(EIO, "upload of \(current.path): \(error)")
-        }
-        cache.invalidate(key: objectKey)
-        let name = Names.baseName(current.path)
-        let parent = Names.parentPath(current.path)
-        state.withLock { state in
-            guard var record = state.inodes[inode] else { return }
-            record.etag = etag
-            record.isLocalOnly = false
-            record.metadata = metadata
-            record.metadata.contentHints = stored.filter { $0.key.hasPrefix(POSIXMetadata.contentHintPrefix) }
-            record.attributes.size = staged.size
-            record.validUntil = expiry
-            record.cachedETag = nil
-            state.inodes[inode] = record
-            state.listings[parent]?.children[name] = false
         }
     }
 

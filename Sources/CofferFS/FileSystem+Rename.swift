@@ -1,5 +1,6 @@
 import CofferObjectStore
 import Foundation
+import CofferWriteBack
 
 extension FileSystem {
     public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String,
@@ -17,6 +18,7 @@ extension FileSystem {
         if source.type == .directory && (newPath.hasPrefix(oldPath + "/")) {
             throw .invalid("cannot move \(oldPath) into itself")
         }
+        var displaced: InodeRecord?
         if try await exists(newPath) {
             if mode == .noReplace || options.noOverwrite { throw .exists(newPath) }
             let target = try await findRecord(parent: newParent, name: newName, countLookup: false)
@@ -24,13 +26,15 @@ extension FileSystem {
             case (true, false): throw .notDirectory(newPath)
             case (false, true): throw .isDirectory(newPath)
             case (true, true): try await rmdir(parent: newParent, name: newName)
-            case (false, false): break
+            case (false, false): displaced = target
             }
         }
         if source.type == .directory {
             try await renameDirectory(from: oldPath, to: newPath)
         } else {
-            try await renameFile(source, to: newPath)
+            try await locks.withLock(source.number) { () throws(FSError) in
+                try await renameFile(source.number, from: oldPath, to: newPath, displacing: displaced)
+            }
         }
         invalidateListing(ofParentOf: oldPath)
         invalidateListing(ofParentOf: newPath)
@@ -38,13 +42,44 @@ extension FileSystem {
         touchDirectory(newParent)
     }
 
-    /// Moves a file or symlink: a server-side copy then a delete, or, for a file with changes not uploaded yet,
-    /// an upload under the new name.
-    private func renameFile(_ source: InodeRecord, to newPath: String) async throws(FSError) {
-        let oldKey = key(of: source.path)
+    /// Moves a file or symlink. The caller holds the inode's lock.
+    ///
+    /// - A file never uploaded (what `rsync` and editors rename: a temporary file) is retargeted: its pending
+    ///   upload goes to the new name, with no request now.
+    /// - A file in S3 with changes not uploaded is uploaded under the new name, then the old key is deleted.
+    /// - A file in S3 without changes (and a symlink) is copied server-side, then the old key is deleted.
+    ///
+    /// A file replaced by the rename (`displacing`) loses its own pending upload; the moved file's upload then
+    /// replaces the version of it this mount last saw (`If-Match`), or creates the key when it had none.
+    private func renameFile(_ inode: UInt64, from oldPath: String, to newPath: String,
+                            displacing displaced: InodeRecord?) async throws(FSError) {
+        let source = try record(inode)
+        guard source.path == oldPath, !source.isUnlinked else { throw .notFound(oldPath) }
+        let oldKey = key(of: oldPath)
         let newKey = key(of: newPath)
-        let pendingUpload = source.isLocalOnly || (source.staged?.isDirty ?? false)
-        if !pendingUpload, let etag = source.etag {
+        // What S3 holds at the new name, as far as this mount knows.
+        let replacedETag = displaced?.etag
+        if let displaced, displaced.number != inode, displaced.hasPendingUpload {
+            abandonPendingUpload(displaced.number)
+        }
+        if source.isLocalOnly || (source.etag == nil && source.hasPendingUpload) {
+            move(inode, from: oldPath, to: newPath)
+            state.withLock { state in
+                state.inodes[inode]?.etag = replacedETag
+                state.inodes[inode]?.isLocalOnly = replacedETag == nil
+            }
+            if !writesBack && source.openCount == 0 {
+                _ = try await uploadOrThrow(inode)
+            } else {
+                try updatePendingUpload(inode)
+            }
+            return
+        }
+        if source.hasPendingUpload {
+            move(inode, from: oldPath, to: newPath)
+            state.withLock { $0.inodes[inode]?.etag = replacedETag }
+            _ = try await uploadOrThrow(inode)
+        } else if let etag = source.etag {
             let copied: String
             do {
                 copied = try await copyObject(from: oldKey, to: newKey, size: source.attributes.size, sourceETag: etag,
@@ -52,20 +87,27 @@ extension FileSystem {
             } catch {
                 throw FSError.from(error, "COPY \(oldKey) to \(newKey)")
             }
-            state.withLock { $0.inodes[source.number]?.etag = copied }
-        }
-        move(source.number, from: source.path, to: newPath)
-        if pendingUpload && source.openCount == 0 {
-            try await upload(source.number)
-        }
-        if !source.isLocalOnly {
-            do {
-                try await store.delete(oldKey)
-            } catch {
-                throw FSError.from(error, "DELETE \(oldKey) after copying it to \(newKey)")
+            let staged: StagedFile? = state.withLock { state in
+                state.inodes[inode]?.etag = copied
+                return state.inodes[inode]?.staged
             }
+            // An open (clean) staged copy fetches its unchanged bytes from the new key from now on.
+            staged?.rebase(toKey: newKey, etag: copied)
+            move(inode, from: oldPath, to: newPath)
+        } else {
+            move(inode, from: oldPath, to: newPath)
+        }
+        do {
+            try await store.delete(oldKey)
+        } catch {
+            throw FSError.from(error, "DELETE \(oldKey) after copying it to \(newKey)")
         }
         cache.invalidate(key: oldKey)
+    }
+
+    /// `uploadLocked`, with a conflict thrown as its error.
+    private func uploadOrThrow(_ inode: UInt64) async throws(FSError) {
+        if case .conflict(let error) = try await uploadLocked(inode) { throw error }
     }
 
     /// Moves a whole directory: every key under its prefix is copied server-side (16 at a time), then the old keys
@@ -80,29 +122,33 @@ extension FileSystem {
             throw FSError.from(error, "LIST \(oldPrefix)")
         }
         let condition: WriteCondition? = options.noOverwrite ? .doesNotExist : nil
-        let failure: FSError? = await withTaskGroup(of: FSError?.self) { group in
+        let (failure, copiedETags) = await withTaskGroup(of: (String, Result<String, FSError>).self) { group in
             var next = 0
             var firstError: FSError?
+            var copied: [String: String] = [:]
             func addNext() {
                 let object = objects[next]
                 next += 1
                 group.addTask {
                     let destination = newPrefix + object.key.dropFirst(oldPrefix.count)
                     do throws(ObjectStoreError) {
-                        _ = try await self.copyObject(from: object.key, to: destination, size: object.size,
-                                                      sourceETag: object.etag, metadata: .copy, condition: condition)
-                        return nil
+                        return (object.key, .success(try await self.copyObject(
+                            from: object.key, to: destination, size: object.size, sourceETag: object.etag,
+                            metadata: .copy, condition: condition)))
                     } catch {
-                        return FSError.from(error, "COPY \(object.key) to \(destination)")
+                        return (object.key, .failure(FSError.from(error, "COPY \(object.key) to \(destination)")))
                     }
                 }
             }
             while next < min(16, objects.count) { addNext() }
-            while let result = await group.next() {
-                if let result, firstError == nil { firstError = result }
+            while let (source, result) = await group.next() {
+                switch result {
+                case .success(let etag): copied[source] = etag
+                case .failure(let error): if firstError == nil { firstError = error }
+                }
                 if next < objects.count && firstError == nil { addNext() }
             }
-            return firstError
+            return (firstError, copied)
         }
         if let failure { throw failure }
         if objects.isEmpty {
@@ -122,6 +168,17 @@ extension FileSystem {
         }
         for (inode, path) in moved.sorted(by: { $0.1.count < $1.1.count }) {
             move(inode, from: path, to: newPath + path.dropFirst(oldPath.count))
+        }
+        for (inode, _) in moved {
+            // Pending uploads go to the new names; open copies fetch unchanged bytes from the copied objects.
+            try? updatePendingUpload(inode)
+            if let (staged, newKey) = state.withLock({ state -> (StagedFile, String)? in
+                guard let record = state.inodes[inode], let staged = record.staged else { return nil }
+                return (staged, key(of: record.path))
+            }), let oldKey = staged.base?.key, let etag = copiedETags[oldKey] {
+                staged.rebase(toKey: newKey, etag: etag)
+                state.withLock { $0.inodes[inode]?.etag = etag }
+            }
         }
         let failures: [DeleteFailure]
         do {

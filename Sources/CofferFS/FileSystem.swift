@@ -29,6 +29,19 @@ public final class FileSystem: Sendable {
     let uploader: Uploader
     let logger: Logger
     let state: Mutex<State>
+    /// Orders upload, rename, unlink and setattr of each inode.
+    let locks = InodeLocks()
+    /// Uploads closed files after `options.writeBackDelay` seconds of quiet.
+    let queue: WriteBackQueue
+    /// Pending uploads on disk (nil when the cache directory cannot hold one: then every close uploads).
+    let journal: Journal?
+    /// Serializes writing and removing journal records with the decision that makes them, so that a record is
+    /// never left behind for a file that is already clean.
+    let journalOrder = Mutex<Void>(())
+    /// Conflicts met by uploads of this mount, newest last.
+    let conflicts = Mutex<(total: Int, recent: [ConflictRecord])>((0, []))
+    /// The cache directory's lock, taken by `recoverPendingUploads`, held while mounted.
+    let cacheLock = Mutex<CacheDirectoryLock?>(nil)
 
     struct State {
         var inodes: [UInt64: InodeRecord] = [:]
@@ -76,7 +89,23 @@ public final class FileSystem: Sendable {
         self.state = Mutex(initial)
         try? FileManager.default.createDirectory(atPath: options.cacheDirectory, withIntermediateDirectories: true,
                                                  attributes: [.posixPermissions: 0o700])
+        do {
+            journal = try Journal(cacheDirectory: options.cacheDirectory)
+        } catch {
+            journal = nil
+            logger.warning("no write-back journal: every close uploads at once", metadata: ["error": "\(error)"])
+        }
+        queue = WriteBackQueue(settings: WriteBackQueue.Settings(
+            delay: options.writeBackDelay, maxPendingBytes: options.maxPendingUploadBytes,
+            concurrency: options.backgroundUploads))
+        queue.start { [weak self] inode in
+            guard let self else { return .uploaded }
+            return await self.backgroundUpload(inode)
+        }
     }
+
+    /// True when closed files wait in the queue rather than being uploaded by close().
+    var writesBack: Bool { options.writeBackDelay > 0 && journal != nil }
 
     /// What `df` shows: S3 has no capacity limit, so 4 PiB of 4 KiB blocks, all free, and 4 G inodes.
     public func statfs() -> FileSystemStatistics {
@@ -213,12 +242,17 @@ public final class FileSystem: Sendable {
 
     /// Drops an inode that nobody references any more.
     func dropIfUnused(_ inode: UInt64) {
-        let staged: StagedFile? = state.withLock { state in
+        let dropped: InodeRecord? = state.withLock { state in
             guard let record = state.inodes[inode], record.isDroppable else { return nil }
             state.inodes[inode] = nil
             if state.byPath[record.path] == inode { state.byPath[record.path] = nil }
-            return record.staged
+            return record
         }
-        staged?.discard()
+        guard let dropped else { return }
+        if let id = dropped.journalID {
+            queue.remove(inode)
+            journalOrder.withLock { _ in journal?.remove(id: id) }
+        }
+        dropped.staged?.discard()
     }
 }

@@ -30,13 +30,28 @@ public struct FileSystemOptions: Sendable {
     /// The most bytes of file contents kept in memory for reading (`--read-cache-size`): the block cache's capacity.
     /// Read-ahead windows are at most a quarter of it.
     public var readCacheCapacity: Int
+    /// Seconds a closed file with changes waits, quiet, before it is uploaded (`--write-back-delay`); 0 uploads
+    /// at close and reports upload errors to close(). The library's default is 0; `coffer mount`'s is 1.5.
+    public var writeBackDelay: Double
+    /// Bytes of closed files waiting for upload above which writers wait (`--max-dirty-mib`).
+    public var maxPendingUploadBytes: UInt64
+    /// Files uploaded at the same time by the write-back queue.
+    public var backgroundUploads: Int
+    /// What an upload does when the object changed on the server since this mount last saw it (`--on-conflict`).
+    public var conflictPolicy: ConflictPolicy
+    /// Names this mount in its journal records (bucket and prefix), so that a mount replays only its own.
+    public var mountIdentity: String
+    /// This host's name in conflict file names.
+    public var hostName: String
 
-    /// Options with the defaults of `coffer mount`.
+    /// Options with the defaults of `coffer mount`, except `writeBackDelay` (0 here: upload at close).
     public init(prefix: String = "", defaultUID: UInt32 = 0, defaultGID: UInt32 = 0, defaultFileMode: UInt32 = 0o644,
                 defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
                 readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
                 partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30,
-                readCacheCapacity: Int = 256 << 20) {
+                readCacheCapacity: Int = 256 << 20, writeBackDelay: Double = 0,
+                maxPendingUploadBytes: UInt64 = 1 << 30, backgroundUploads: Int = 16,
+                conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost") {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -51,5 +66,20 @@ public struct FileSystemOptions: Sendable {
         self.uploadConcurrency = uploadConcurrency
         self.singleCopyLimit = singleCopyLimit
         self.readCacheCapacity = max(0, readCacheCapacity)
+        self.writeBackDelay = max(0, writeBackDelay)
+        self.maxPendingUploadBytes = max(1, maxPendingUploadBytes)
+        self.backgroundUploads = max(1, backgroundUploads)
+        self.conflictPolicy = conflictPolicy
+        self.mountIdentity = mountIdentity.isEmpty ? "prefix:" + self.prefix : mountIdentity
+        self.hostName = hostName
     }
+}
+
+/// What an upload does when the object it would replace changed on the server since this mount last saw it (another
+/// host wrote or deleted it).
+public enum ConflictPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Keep both: the other host's object stays, this mount's bytes go to `NAME.conflict-HOST-TIME` next to it.
+    case keepBoth = "keep-both"
+    /// Last writer wins, as s3fs does: uploads carry no condition.
+    case overwrite
 }

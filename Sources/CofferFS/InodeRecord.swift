@@ -13,7 +13,9 @@ struct InodeRecord {
     /// When the inode was last changed here (monotonic seconds). S3 answers to requests sent before that are
     /// older than what the record holds and must not overwrite it.
     var changedAt: Double = 0
-    /// The ETag of the object behind a file (or a directory's marker); nil when there is none yet.
+    /// The ETag of the object at this inode's key as this mount last saw it (a file's, or a directory's marker);
+    /// nil when there is none. An upload replaces exactly this version (`If-Match`), or creates the key when nil
+    /// (`If-None-Match: *`).
     var etag: String?
     /// POSIX metadata and extended attributes as last read or set.
     var metadata: POSIXMetadata
@@ -33,10 +35,15 @@ struct InodeRecord {
     var symlinkTarget: String?
     /// The ETag the kernel's page cache holds data of (for keep_cache).
     var cachedETag: String?
+    /// The name of the file's journal record while it has changes waiting for upload.
+    var journalID: String?
+
+    /// True when the file has changes not in S3: new and never uploaded, or written since its last upload.
+    var hasPendingUpload: Bool { isLocalOnly || (staged?.isDirty ?? false) }
 
     /// True when the record may be dropped from the table.
     var isDroppable: Bool {
-        lookupCount == 0 && openCount == 0 && !(staged?.isDirty ?? false) && number != FileSystem.rootInode
+        lookupCount == 0 && openCount == 0 && (isUnlinked || !hasPendingUpload) && number != FileSystem.rootInode
     }
 }
 

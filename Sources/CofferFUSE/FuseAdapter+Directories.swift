@@ -69,7 +69,11 @@ extension FuseAdapter {
     }
 
     /// Directory changes are stored when they are made: nothing to sync.
-    func fsyncdir(_ request: FuseRequest) {
-        replyError(request, 0)
+    /// fsync of a directory uploads every pending file under it (the root: all of them).
+    func fsyncdir(_ request: FuseRequest, inode: UInt64) {
+        serve(request, "fsyncdir", inode: inode, neverUnimplemented: true) { () throws(FSError) in
+            try await self.fileSystem.fsyncDirectory(inode)
+            self.replyError(request, 0)
+        }
     }
 }

@@ -133,9 +133,9 @@ enum FuseOperations {
             let adapter = FuseAdapter.from(req)
             adapter.releasedir(adapter.accept(req), inode: inode, handle: FileInfo(info).handle)
         }
-        ops.fsyncdir = { req, _, _, _ in
+        ops.fsyncdir = { req, inode, _, _ in
             let adapter = FuseAdapter.from(req)
-            adapter.fsyncdir(adapter.accept(req))
+            adapter.fsyncdir(adapter.accept(req), inode: inode)
         }
         ops.statfs = { req, _ in
             let adapter = FuseAdapter.from(req)

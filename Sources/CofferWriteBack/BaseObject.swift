@@ -1,7 +1,7 @@
 /// The object a staged file starts from: its contents are the file's until they are overwritten or truncated away.
 ///
 /// A `StagedFile` with no base is a new file, or one truncated to nothing when it was opened (`O_TRUNC`).
-public struct BaseObject: Sendable, Equatable, CustomStringConvertible {
+public struct BaseObject: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The object's key.
     public var key: String
     /// The object's ETag when the file was opened (or last uploaded): ranged GETs of it are sent with

@@ -43,7 +43,7 @@ public final class StagedFile: Sendable {
     ///   - base: the object the file starts from, or nil for a new (or truncated) file.
     ///   - store: where base ranges are fetched from.
     /// - Throws: `.localIO` when the file cannot be created, `.tooLarge` for a base over 5 TiB.
-    public init(directory: String, base: BaseObject?, store: any ObjectStore) throws(WriteBackError) {
+    public convenience init(directory: String, base: BaseObject?, store: any ObjectStore) throws(WriteBackError) {
         if let base, base.size > Self.maximumSize {
             throw .tooLarge("\(base) is larger than the 5 TiB S3 allows and cannot be staged")
         }
@@ -59,9 +59,14 @@ public final class StagedFile: Sendable {
                 throw error
             }
         }
+        self.init(path: path, store: store, state: State(fd: fd, base: base))
+    }
+
+    /// A staged file over an open staging file and its state.
+    init(path: String, store: any ObjectStore, state: State) {
         self.path = path
         self.store = store
-        self.state = Mutex(State(fd: fd, base: base))
+        self.state = Mutex(state)
     }
 
     deinit {

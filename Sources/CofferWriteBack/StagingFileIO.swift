@@ -16,6 +16,13 @@ enum StagingFileIO {
         return fd
     }
 
+    /// Opens an existing file at `path` read-write.
+    static func openExisting(_ path: String) throws(WriteBackError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("cannot open", path) }
+        return fd
+    }
+
     /// Writes all of `bytes` at `offset`.
     static func write(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, path: String) throws(WriteBackError) {
         var done = 0
@@ -78,7 +85,7 @@ enum StagingFileIO {
         #endif
     }
 
-    private static func failure(_ what: String, _ path: String) -> WriteBackError {
+    static func failure(_ what: String, _ path: String) -> WriteBackError {
         let code = errno
         var hint = ""
         switch code {
@@ -88,5 +95,33 @@ enum StagingFileIO {
         default: break
         }
         return .localIO("\(what) \(path): \(String(cString: strerror(code)))\(hint)")
+    }
+}
+
+extension StagingFileIO {
+    /// Replaces the file at `path` with `bytes` atomically: they go to `path.tmp` first, which is then renamed over
+    /// `path`, so a crash at any instant leaves either the old file or the new one, never a mix.
+    static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(WriteBackError) {
+        let temporary = path + ".tmp"
+        removeIfPresent(temporary)
+        let fd = try create(temporary)
+        do throws(WriteBackError) {
+            try write(fd, bytes, at: 0, path: temporary)
+        } catch {
+            close(fd)
+            removeIfPresent(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("cannot rename \(temporary) to", path)
+            removeIfPresent(temporary)
+            throw error
+        }
+    }
+
+    /// Moves `source` to `destination` (same filesystem).
+    static func move(_ source: String, to destination: String) throws(WriteBackError) {
+        guard rename(source, destination) == 0 else { throw failure("cannot move \(source) to", destination) }
     }
 }

@@ -13,7 +13,7 @@ struct Coffer: AsyncParsableCommand {
             --endpoint-url (or AWS_ENDPOINT_URL).
             """,
         version: "0.1.0",
-        subcommands: [MountCommand.self, UnmountCommand.self, CheckCommand.self, ListCommand.self, KeygenCommand.self]
+        subcommands: [MountCommand.self, UnmountCommand.self, StatusCommand.self, CheckCommand.self, ListCommand.self, KeygenCommand.self]
     )
 
     /// Names that select a subcommand (anything else in first position is taken as `mount`'s source).

@@ -28,6 +28,7 @@ struct MountCommand: AsyncParsableCommand {
               allow_other  ro  rw  uid=N|NAME  gid=N|NAME  umask=OCT
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
               path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N
+              write_back_delay=SECONDS  max_dirty_mib=N  on_conflict=keep-both|overwrite
               fsname=NAME  prefix=P/  log_file=PATH
               encryption_key_file=PATH  kms_key_id=ID  kms_endpoint=URL
               encryption=required|migrate  encryption_context=K=V
@@ -101,6 +102,23 @@ struct MountCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-overwrite"), help: "Never replace an existing object: writes to existing files fail.")
     var noOverwrite = false
+
+    @Option(name: .customLong("write-back-delay"), help: ArgumentHelp(
+        "Seconds a closed file with changes waits, quiet, before it is uploaded (default 1.5): everything done to it "
+            + "meanwhile (renames, chmod, more writes) folds into one upload. 0 uploads at close and reports upload "
+            + "errors to close(). fsync(2) always uploads at once.", valueName: "seconds"))
+    var writeBackDelay: String?
+
+    @Option(name: .customLong("max-dirty-mib"), help: ArgumentHelp(
+        "MiB of closed files waiting for upload above which writers wait for uploads (default 1024).",
+        valueName: "MiB"))
+    var maxDirtyMiB: String?
+
+    @Option(name: .customLong("on-conflict"), help: ArgumentHelp(
+        "When another host changed a file since this mount read it: keep-both (default: its object stays, this "
+            + "mount's version is stored as NAME.conflict-HOST-TIME) or overwrite (last writer wins, as s3fs).",
+        valueName: "policy"))
+    var onConflict: String?
 
     @Option(name: .customLong("encryption-key-file"), help: ArgumentHelp(
         "Encrypt files with the 32-byte key in this file (mode 0600; make one with `coffer keygen`).", valueName: "path"))
@@ -211,10 +229,25 @@ struct MountCommand: AsyncParsableCommand {
             prefix: settings.prefix, defaultUID: settings.uid, defaultGID: settings.gid,
             defaultFileMode: settings.effectiveFileMode, defaultDirectoryMode: settings.effectiveDirectoryMode,
             metadataTTL: settings.metadataTTL, cacheDirectory: cacheDirectory, readOnly: settings.readOnly,
-            noOverwrite: settings.noOverwrite, readCacheCapacity: settings.readCacheMiB << 20)
+            noOverwrite: settings.noOverwrite, readCacheCapacity: settings.readCacheMiB << 20,
+            writeBackDelay: settings.writeBackDelay, maxPendingUploadBytes: UInt64(settings.maxDirtyMiB) << 20,
+            conflictPolicy: settings.conflictPolicy, mountIdentity: "s3://\(settings.bucket)/\(settings.prefix)",
+            hostName: ProcessInfo.processInfo.hostName)
         let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
         let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
+        let recovery: RecoverySummary
+        do {
+            recovery = try await fileSystem.recoverPendingUploads()
+        } catch {
+            throw ValidationFailure(message: error.description)
+        }
+        if recovery.found > 0 || recovery.setAside > 0 {
+            logger.notice("replayed the write-back journal of an earlier run", metadata: [
+                "records": "\(recovery.found)", "uploaded": "\(recovery.uploaded)",
+                "still-pending": "\(recovery.stillPending)", "set-aside": "\(recovery.setAside)",
+            ])
+        }
         let mountOptions = FuseMountOptions(
             fileSystemName: settings.effectiveFileSystemName, allowOther: settings.allowOther,
             readOnly: settings.readOnly, extraOptions: settings.fuseOptions,
@@ -263,6 +296,11 @@ struct MountCommand: AsyncParsableCommand {
         if readOnly { settings.readOnly = true }
         if allowOther { settings.allowOther = true }
         if noOverwrite { settings.noOverwrite = true }
+        if let writeBackDelay {
+            settings.writeBackDelay = try MountSettings.seconds(writeBackDelay, option: "--write-back-delay")
+        }
+        if let maxDirtyMiB { settings.maxDirtyMiB = try MountSettings.dirtyLimit(maxDirtyMiB, option: "--max-dirty-mib") }
+        if let onConflict { settings.conflictPolicy = try MountSettings.conflictPolicy(onConflict) }
         if let endpointURL = s3.endpointURL { settings.endpointURL = endpointURL }
         if let region = s3.region { settings.region = region }
         if let profile = s3.profile { settings.profile = profile }

@@ -1,4 +1,5 @@
 import CofferEncryption
+import CofferFS
 import Foundation
 
 /// Everything `coffer mount` needs, resolved from the positional arguments, `-o` lists (fstab form) and long
@@ -19,6 +20,13 @@ struct MountSettings: Equatable {
     var readOnly = false
     var allowOther = false
     var noOverwrite = false
+    /// Seconds a closed file waits, quiet, before upload (`--write-back-delay`, `-o write_back_delay=`); 0 uploads
+    /// at close.
+    var writeBackDelay: Double = 1.5
+    /// MiB of closed files waiting for upload above which writers wait (`--max-dirty-mib`, `-o max_dirty_mib=`).
+    var maxDirtyMiB = 1024
+    /// What an upload does when another host changed the object (`--on-conflict`, `-o on_conflict=`).
+    var conflictPolicy: ConflictPolicy = .keepBoth
     var fileSystemName: String?
     var endpointURL: String?
     var region: String?
@@ -97,6 +105,9 @@ struct MountSettings: Equatable {
         case "metadata_ttl": metadataTTL = try Self.seconds(try required(), option: name)
         case "read_cache_mib": readCacheMiB = try Self.cacheSize(try required(), option: name)
         case "no_overwrite": noOverwrite = true
+        case "write_back_delay": writeBackDelay = try Self.seconds(try required(), option: name)
+        case "max_dirty_mib": maxDirtyMiB = try Self.dirtyLimit(try required(), option: name)
+        case "on_conflict": conflictPolicy = try Self.conflictPolicy(try required())
         case "path_style", "use_path_request_style": pathStyle = true
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
@@ -167,6 +178,18 @@ struct MountSettings: Equatable {
         return value
     }
 
+    /// The write-back limit in MiB: a whole number of at least 1.
+    static func dirtyLimit(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), value >= 1, value <= 1 << 24 else { throw .invalidDirtyLimit(option, text) }
+        return value
+    }
+
+    /// `keep-both` or `overwrite`.
+    static func conflictPolicy(_ text: String) throws(MountSettingsError) -> ConflictPolicy {
+        guard let policy = ConflictPolicy(rawValue: text) else { throw .invalidConflictPolicy(text) }
+        return policy
+    }
+
     /// A non-negative number of seconds.
     static func seconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
         guard let value = Double(text), value >= 0, value.isFinite else { throw .invalidNumber(option, text) }
@@ -207,6 +230,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidSource(String)
     case conflictingPrefix(String, String)
     case invalidCacheSize(String, String)
+    case invalidDirtyLimit(String, String)
+    case invalidConflictPolicy(String)
     case invalidEncryptionMode(String)
     case invalidContextPair(String)
     case encryptionWithoutKey
@@ -224,6 +249,11 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "\(text) is not a bucket: write s3://BUCKET[/PREFIX] or BUCKET"
         case .invalidCacheSize(let name, let text):
             return "\(name)=\(text) is not a read cache size: give a whole number of MiB from 4 up, such as 64"
+        case .invalidDirtyLimit(let name, let text):
+            return "\(name)=\(text) is not a write-back limit: give a whole number of MiB from 1 up, such as 1024"
+        case .invalidConflictPolicy(let text):
+            return "on-conflict policy \(text) is unknown: use keep-both (keep the other host's object and store this "
+                + "mount's version as NAME.conflict-HOST-TIME) or overwrite (last writer wins)"
         case .invalidEncryptionMode(let text):
             return "encryption mode \(text) is unknown: use required (refuse unencrypted objects) or migrate (read them)"
         case .invalidContextPair(let text):

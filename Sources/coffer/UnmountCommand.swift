@@ -23,6 +23,7 @@ struct UnmountCommand: AsyncParsableCommand {
         guard MountTable.isMounted(path) else {
             throw ValidationFailure(message: "\(mountpoint) is not mounted")
         }
+        waitForUploads(path)
         let fusermount = try Self.execute("fusermount3", ["-u", path])
         if fusermount.status == 0 { return }
         var note = "fusermount3 -u \(path) failed"
@@ -32,6 +33,33 @@ struct UnmountCommand: AsyncParsableCommand {
         guard umount.status == 0 else {
             throw ValidationFailure(message: "umount -l \(path) failed too: \(umount.output) (unmounting needs root or the user who mounted)")
         }
+    }
+
+    /// Uploads everything pending before unmounting (fsync of the mount root), printing progress on a terminal.
+    /// Anything written after this is uploaded by the mount process before it exits.
+    private func waitForUploads(_ path: String) {
+        guard let status = try? StatusCommand.decode(StatusCommand.statusBytes(of: path)),
+              status.queue.pendingFiles + status.openWithChanges > 0 else { return }
+        let terminal = isatty(STDERR_FILENO) != 0
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let fd = open(path, O_RDONLY | O_DIRECTORY)
+            if fd >= 0 {
+                if fsync(fd) != 0 {
+                    let reason = String(cString: strerror(errno))
+                    FileHandle.standardError.write(Data(
+                        "coffer: some uploads failed (\(reason)); they stay staged and journaled in \(status.cacheDirectory)\n".utf8))
+                }
+                close(fd)
+            }
+            done.signal()
+        }
+        while done.wait(timeout: .now() + 0.5) == .timedOut {
+            guard terminal, let now = try? StatusCommand.decode(StatusCommand.statusBytes(of: path)) else { continue }
+            FileHandle.standardError.write(Data(
+                "\rcoffer: uploading \(now.queue.pendingFiles) files, \(now.queue.pendingBytes) bytes left   ".utf8))
+        }
+        if terminal { FileHandle.standardError.write(Data("\rcoffer: pending uploads done                          \n".utf8)) }
     }
 
     /// Runs a program found in PATH and returns its status and combined output.

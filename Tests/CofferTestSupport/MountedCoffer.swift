@@ -57,11 +57,14 @@ public final class MountedCoffer: @unchecked Sendable {
         ]
     }
 
-    /// The command line of a foreground mount (without the binary).
+    /// The command line of a foreground mount (without the binary). Unless `extra` sets `--write-back-delay`,
+    /// the mount uploads at close (`--write-back-delay 0`), so that tests can check S3 right after a close; the
+    /// write-back tests give their own delay.
     public static func arguments(source: String, mountpoint: String, endpoint: String, cacheDirectory: String,
                                  extra: [String] = []) -> [String] {
-        ["mount", source, mountpoint, "--foreground", "--endpoint-url", endpoint, "--path-style",
-         "--region", "us-east-1", "--cache-dir", cacheDirectory] + extra
+        let delay = extra.contains("--write-back-delay") ? [] : ["--write-back-delay", "0"]
+        return ["mount", source, mountpoint, "--foreground", "--endpoint-url", endpoint, "--path-style",
+                "--region", "us-east-1", "--cache-dir", cacheDirectory] + delay + extra
     }
 
     /// Mounts `s3://bucket/prefix` of `moto` as `user` and waits until the kernel lists the mount.
@@ -70,19 +73,23 @@ public final class MountedCoffer: @unchecked Sendable {
     ///   - source: the source argument, if not `s3://bucket/prefix`.
     /// - Throws: `TestSupportError` with the process's output when it exits or does not mount within `timeout`.
     public static func start(moto: SignedMoto, user: String = "full", prefix: String = "",
-                             extraArguments: [String] = [], source: String? = nil,
+                             extraArguments: [String] = [], source: String? = nil, cacheDirectory: String? = nil,
                              timeout: Double = 30) async throws -> MountedCoffer {
         try await start(endpoint: moto.server.endpoint, bucket: moto.bucket, credentials: moto.users[user]!,
-                        prefix: prefix, extraArguments: extraArguments, source: source, timeout: timeout)
+                        prefix: prefix, extraArguments: extraArguments, source: source,
+                        cacheDirectory: cacheDirectory, timeout: timeout)
     }
 
     /// Mounts `s3://bucket/prefix` of the server at `endpoint` with `credentials` and waits until the kernel lists
     /// the mount.
+    /// - Parameter cacheDirectory: a cache directory of the caller's (kept at unmount), to remount with the
+    ///   staging files and journal of an earlier mount; by default one of the mount's own, removed at unmount.
     public static func start(endpoint: String, bucket: String, credentials: AWSCredentials, prefix: String = "",
-                             extraArguments: [String] = [], source: String? = nil,
+                             extraArguments: [String] = [], source: String? = nil, cacheDirectory: String? = nil,
                              timeout: Double = 30) async throws -> MountedCoffer {
         let mount = try MountedCoffer(endpoint: endpoint, bucket: bucket, prefix: prefix,
-                                      credentials: credentials, extraArguments: extraArguments, source: source)
+                                      credentials: credentials, extraArguments: extraArguments, source: source,
+                                      cacheDirectory: cacheDirectory)
         do {
             try await mount.waitUntilMounted(timeout: timeout)
         } catch {
@@ -93,14 +100,14 @@ public final class MountedCoffer: @unchecked Sendable {
     }
 
     private init(endpoint: String, bucket: String, prefix: String, credentials: AWSCredentials,
-                 extraArguments: [String], source: String?) throws {
+                 extraArguments: [String], source: String?, cacheDirectory: String?) throws {
         self.endpoint = endpoint
         self.bucket = bucket
         self.prefix = prefix
         let created = try ProjectPaths.temporaryDirectory("coffer-mount")
         workDirectory = URL(fileURLWithPath: created).resolvingSymlinksInPath().path
         mountpoint = workDirectory + "/mnt"
-        cacheDirectory = workDirectory + "/cache"
+        self.cacheDirectory = cacheDirectory ?? workDirectory + "/cache"
         logPath = workDirectory + "/coffer.log"
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -109,7 +116,7 @@ public final class MountedCoffer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath())
         process.arguments = Self.arguments(source: source ?? "s3://\(bucket)/\(prefix)", mountpoint: mountpoint,
-                                           endpoint: endpoint, cacheDirectory: cacheDirectory,
+                                           endpoint: endpoint, cacheDirectory: self.cacheDirectory,
                                            extra: extraArguments)
         process.environment = Shell.mergedEnvironment(environment)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -146,6 +153,16 @@ public final class MountedCoffer: @unchecked Sendable {
     /// Sends `signal` (SIGTERM, SIGINT…) to the coffer process.
     public func send(_ signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Kills the coffer process with SIGKILL (no upload, no clean-up: a crash) and detaches its dead mount; the
+    /// cache directory stays as the process left it.
+    public func crash() async {
+        guard beginFinishing() else { return }
+        kill(process.processIdentifier, SIGKILL)
+        _ = await waitForExit(timeout: 10)
+        if isMounted { _ = try? await Shell.run("umount -l \(Shell.quote(mountpoint))", timeout: 30) }
+        removeWorkDirectory()
     }
 
     /// True while the kernel lists a mount at the mountpoint.

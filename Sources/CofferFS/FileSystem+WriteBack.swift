@@ -1,0 +1,357 @@
+import CofferObjectStore
+import CofferWriteBack
+import Foundation
+
+/// What an upload attempt did with a file's pending changes.
+enum UploadResult: Sendable {
+    /// They are in S3 (or there was nothing to upload).
+    case uploaded
+    /// The object changed on the server since this mount saw it: it was left alone and this mount's bytes were
+    /// stored under a conflict name (`keptAs`), or stay staged when even that failed.
+    case conflict(FSError)
+}
+
+extension FileSystem {
+    // MARK: - Close, fsync and the queue
+
+    /// Makes a closed file's changes pending: journaled and queued for upload after the write-back delay, or
+    /// uploaded now when the mount writes through (`--write-back-delay 0`).
+    func finishWriting(_ inode: UInt64) async throws(FSError) {
+        guard let current = state.withLock({ $0.inodes[inode] }), current.hasPendingUpload, !current.isUnlinked else {
+            return
+        }
+        guard writesBack else {
+            try await upload(inode)
+            return
+        }
+        try await locks.withLock(inode) { () throws(FSError) in
+            try recordPendingUpload(inode)
+        }
+        if let size = state.withLock({ $0.inodes[inode]?.staged?.size }) {
+            queue.schedule(inode, bytes: size)
+        }
+    }
+
+    /// Uploads a file's pending changes now (fsync, write-through close, unmount), in order with the inode's other
+    /// operations. A conflict is reported as an error once this mount's bytes are safe under the conflict name.
+    func upload(_ inode: UInt64) async throws(FSError) {
+        let result = try await locks.withLock(inode) { () throws(FSError) in try await uploadLocked(inode) }
+        if case .conflict(let error) = result { throw error }
+    }
+
+    /// One attempt of the queue.
+    func backgroundUpload(_ inode: UInt64) async -> WriteBackQueue.Outcome {
+        do {
+            _ = try await locks.withLock(inode) { () throws(FSError) in try await uploadLocked(inode) }
+            return .uploaded
+        } catch {
+            let path = state.withLock { $0.inodes[inode]?.path } ?? "inode \(inode)"
+            logger.warning("upload failed; the data stays staged and journaled and is retried",
+                           metadata: ["path": "\(path)", "error": "\(error)"])
+            return .failed(error.message)
+        }
+    }
+
+    /// Uploads every pending file under the directory `inode` (every one for the root) and returns the first
+    /// error: fsync of a directory, and how `coffer unmount` waits for the queue.
+    public func fsyncDirectory(_ inode: UInt64) async throws(FSError) {
+        let directory = try record(inode)
+        let pending: [UInt64] = state.withLock { state in
+            state.inodes.values.filter {
+                $0.hasPendingUpload && !$0.isUnlinked
+                    && (directory.path.isEmpty || $0.path.hasPrefix(directory.path + "/"))
+            }.map(\.number)
+        }
+        var firstError: FSError?
+        let failures = await queue.drain(Set(pending))
+        if let (_, message) = failures.first { firstError = FSError(EIO, message) }
+        for inode in pending where state.withLock({ $0.inodes[inode]?.hasPendingUpload ?? false }) {
+            do {
+                try await upload(inode)
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// Uploads everything pending (unmount, SIGTERM). What cannot be uploaded stays staged and journaled, and is
+    /// uploaded by the next mount with the same cache directory.
+    public func shutdown() async {
+        let pending: [UInt64] = state.withLock { state in
+            state.inodes.values.filter { $0.hasPendingUpload && !$0.isUnlinked }.map(\.number)
+        }
+        if !pending.isEmpty {
+            logger.info("uploading pending files before unmounting", metadata: ["files": "\(pending.count)"])
+        }
+        _ = await queue.drain()
+        for inode in pending where state.withLock({ $0.inodes[inode]?.hasPendingUpload ?? false }) {
+            do {
+                try await upload(inode)
+            } catch {
+                logger.error("could not upload a file before unmounting; it stays staged and journaled for the next mount with this cache directory",
+                             metadata: ["error": "\(error)", "cache": "\(options.cacheDirectory)"])
+            }
+        }
+        queue.stop()
+    }
+
+    // MARK: - Upload
+
+    /// Uploads the inode's pending changes with its current name and metadata. The caller holds the inode's lock.
+    ///
+    /// The upload replaces exactly the version this mount last saw (`If-Match`), or creates the key
+    /// (`If-None-Match: *`) for a new file, unless `--on-conflict overwrite`. On a conflict nothing is overwritten:
+    /// the bytes go to a conflict name. On failure the data stays staged and journaled, and the error (EACCES for
+    /// a refused request, ENOSPC for a full cache disk, EIO otherwise) is thrown.
+    func uploadLocked(_ inode: UInt64) async throws(FSError) -> UploadResult {
+        guard let current = state.withLock({ $0.inodes[inode] }) else { return .uploaded }
+        guard let staged = current.staged, current.hasPendingUpload, !current.isUnlinked else {
+            finishPending(inode)
+            return .uploaded
+        }
+        let objectKey = key(of: current.path)
+        var metadata = uploadMetadata(current)
+        // The old object's content hints do not describe the new one: the encoder adds the new object's own.
+        metadata.contentHints = [:]
+        let condition = uploadCondition(for: current)
+        let putOptions = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
+                                    condition: condition)
+        let etag: String
+        let stored: [String: String]
+        do {
+            (etag, stored) = try await uploader.send(staged, as: objectKey, options: putOptions)
+        } catch {
+            if case .store(let storeError, _) = error, Self.isConflict(storeError, condition: condition) {
+                return .conflict(try await keepConflictingCopy(current, staged: staged, metadata: putOptions,
+                                                               reason: "\(storeError)"))
+            }
+            let failure = Self.uploadFailure(error, path: current.path)
+            logger.error("upload failed; the data stays staged and the error goes to the application",
+                         metadata: ["key": "\(objectKey)", "error": "\(error)"])
+            throw failure
+        }
+        cache.invalidate(key: objectKey)
+        let name = Names.baseName(current.path)
+        let parent = Names.parentPath(current.path)
+        let movedTo: String? = state.withLock { state in
+            guard var record = state.inodes[inode] else { return nil }
+            record.etag = etag
+            record.isLocalOnly = false
+            record.metadata = metadata
+            record.metadata.contentHints = stored.filter { $0.key.hasPrefix(POSIXMetadata.contentHintPrefix) }
+            record.attributes.size = staged.size
+            record.validUntil = expiry
+            record.cachedETag = nil
+            state.inodes[inode] = record
+            state.listings[parent]?.children[name] = false
+            // A directory rename during the upload moved the file: the object landed at the old name.
+            return record.path != current.path && !record.isUnlinked ? record.path : nil
+        }
+        if let movedTo { try await moveUploadedObject(inode, from: objectKey, etag: etag, to: movedTo) }
+        finishPending(inode)
+        return .uploaded
+    }
+
+    /// After a successful upload, or when nothing is left to upload: the journal record goes when the file is clean
+    /// (it is rewritten when writes came in meanwhile), the queue forgets a clean file, and a clean staging file
+    /// nobody has open is removed.
+    func finishPending(_ inode: UInt64) {
+        let (clean, discard): (Bool, StagedFile?) = journalOrder.withLock { _ in
+            let outcome: (Bool, StagedFile?, String?) = state.withLock { state in
+                guard var record = state.inodes[inode] else { return (true, nil, nil) }
+                let clean = !record.hasPendingUpload || record.isUnlinked
+                guard clean else { return (false, nil, nil) }
+                let id = record.journalID
+                record.journalID = nil
+                var discard: StagedFile?
+                if record.openCount == 0 {
+                    discard = record.staged
+                    record.staged = nil
+                }
+                state.inodes[inode] = record
+                return (true, discard, id)
+            }
+            if let id = outcome.2 { journal?.remove(id: id) }
+            if !outcome.0 { try? writeJournalRecord(inode) }
+            return (outcome.0, outcome.1)
+        }
+        if clean { queue.remove(inode) }
+        discard?.discard()
+        dropIfUnused(inode)
+    }
+
+    /// The condition an upload of `record` carries.
+    func uploadCondition(for record: InodeRecord) -> WriteCondition? {
+        if options.noOverwrite { return .doesNotExist }
+        if options.conflictPolicy == .overwrite { return nil }
+        return record.etag.map { .etagMatches($0) } ?? .doesNotExist
+    }
+
+    /// True when `error` says the object is not the version the upload expected.
+    static func isConflict(_ error: ObjectStoreError, condition: WriteCondition?) -> Bool {
+        switch (error, condition) {
+        case (.preconditionFailed, _): return true
+        // S3 answers If-Match on a key that is gone with 404: deleted by another host.
+        case (.notFound, .etagMatches?): return true
+        default: return false
+        }
+    }
+
+    /// The errno a failed upload becomes.
+    static func uploadFailure(_ error: WriteBackError, path: String) -> FSError {
+        let code: Int32
+        switch error {
+        case .store(.accessDenied, _), .store(.invalidCredentials, _): code = EACCES
+        case .localIO(let message) where message.contains("full"): code = ENOSPC
+        case .tooLarge: code = EFBIG
+        case .baseChanged: code = ESTALE
+        default: code = EIO
+        }
+        return FSError(code, "upload of \(path): \(error)")
+    }
+
+    /// Stores this mount's version of a file that another host changed under a conflict name next to it, leaves the
+    /// other host's object alone, and returns the error for fsync (EEXIST with `--no-overwrite`, else EIO).
+    private func keepConflictingCopy(_ current: InodeRecord, staged: StagedFile, metadata: PutOptions,
+                                     reason: String) async throws(FSError) -> FSError {
+        let originalKey = key(of: current.path)
+        let conflictPath = Names.child(Names.parentPath(current.path),
+                                       Self.conflictName(for: Names.baseName(current.path), host: options.hostName))
+        let conflictKey = key(of: conflictPath)
+        var options = metadata
+        options.condition = .doesNotExist
+        do {
+            _ = try await uploader.send(staged, as: conflictKey, options: options)
+        } catch {
+            record(ConflictRecord(key: originalKey, keptAs: nil, at: Date(), reason: reason))
+            logger.error("another host changed the file and this mount's version could not be stored under a conflict name either; it stays staged and journaled",
+                         metadata: ["key": "\(originalKey)", "conflict-key": "\(conflictKey)", "error": "\(error)"])
+            throw Self.uploadFailure(error, path: conflictPath)
+        }
+        record(ConflictRecord(key: originalKey, keptAs: conflictKey, at: Date(), reason: reason))
+        logger.warning("conflict: another host changed the file since this mount read it; its version stays and this mount's is kept next to it",
+                       metadata: ["key": "\(originalKey)", "kept-as": "\(conflictKey)", "s3": "\(reason)"])
+        // The name now shows the other host's object: forget this mount's view of it.
+        state.withLock { state in
+            guard var record = state.inodes[current.number] else { return }
+            record.isLocalOnly = false
+            record.etag = nil
+            record.validUntil = 0
+            record.cachedETag = nil
+            state.inodes[current.number] = record
+            state.listings[Names.parentPath(current.path)] = nil
+        }
+        cache.invalidate(key: originalKey)
+        finishPending(current.number)
+        let code = self.options.noOverwrite ? EEXIST : EIO
+        return FSError(code, "\(current.path) was changed by another host (\(reason)); this mount's version was "
+                       + "stored as \(conflictPath)")
+    }
+
+    /// Counts a conflict and keeps the latest 20 for `coffer status`.
+    private func record(_ conflict: ConflictRecord) {
+        conflicts.withLock { log in
+            log.total += 1
+            log.recent.append(conflict)
+            if log.recent.count > 20 { log.recent.removeFirst(log.recent.count - 20) }
+        }
+    }
+
+    /// `NAME.conflict-HOST-20261203T101500Z`, shortened to fit a 255-byte name.
+    static func conflictName(for name: String, host: String, at date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let safeHost = String(host.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(64))
+        let suffix = ".conflict-\(safeHost)-\(formatter.string(from: date))"
+        var stem = name
+        while stem.utf8.count + suffix.utf8.count > Names.maximumLength { stem.removeLast() }
+        return stem + suffix
+    }
+
+    /// Moves an object an upload put at a name the file has left since (a directory rename ran meanwhile).
+    private func moveUploadedObject(_ inode: UInt64, from oldKey: String, etag: String,
+                                    to newPath: String) async throws(FSError) {
+        let newKey = key(of: newPath)
+        let size = state.withLock { $0.inodes[inode]?.attributes.size } ?? 0
+        let copied: String
+        do {
+            copied = try await copyObject(from: oldKey, to: newKey, size: size, sourceETag: etag, metadata: .copy,
+                                          condition: nil)
+            try await store.delete(oldKey)
+        } catch {
+            throw FSError.from(error, "COPY \(oldKey) to \(newKey) (renamed during its upload)")
+        }
+        let staged: StagedFile? = state.withLock { state in
+            state.inodes[inode]?.etag = copied
+            return state.inodes[inode]?.staged
+        }
+        staged?.rebase(toKey: newKey, etag: copied)
+        cache.invalidate(key: oldKey)
+    }
+
+    // MARK: - Journal
+
+    /// Writes (or rewrites) the journal record of a file with pending changes: its name, metadata, condition and
+    /// which staged bytes are its own. The caller holds the inode's lock.
+    func recordPendingUpload(_ inode: UInt64) throws(FSError) {
+        try journalOrder.withLock { (_: inout Void) throws(FSError) in try writeJournalRecord(inode) }
+    }
+
+    /// Rewrites the journal record of a pending file after its name or metadata changed, and pushes its upload
+    /// back; nothing for a file without one (it is still open: its close writes it).
+    func updatePendingUpload(_ inode: UInt64) throws(FSError) {
+        let hasRecord = state.withLock { $0.inodes[inode]?.journalID != nil }
+        guard hasRecord else { return }
+        try recordPendingUpload(inode)
+        if let size = state.withLock({ $0.inodes[inode]?.staged?.size }) { queue.schedule(inode, bytes: size) }
+    }
+
+    /// Stops a pending upload that is no longer wanted (unlinked, or replaced by a rename over it).
+    func abandonPendingUpload(_ inode: UInt64) {
+        queue.remove(inode)
+        let (id, discard): (String?, StagedFile?) = state.withLock { state in
+            guard var record = state.inodes[inode] else { return (nil, nil) }
+            let id = record.journalID
+            record.journalID = nil
+            var discard: StagedFile?
+            if record.openCount == 0 {
+                discard = record.staged
+                record.staged = nil
+            }
+            record.isLocalOnly = false
+            state.inodes[inode] = record
+            return (id, discard)
+        }
+        if let id { journalOrder.withLock { _ in journal?.remove(id: id) } }
+        discard?.discard()
+    }
+
+    /// Writes the record under `journalOrder`.
+    private func writeJournalRecord(_ inode: UInt64) throws(FSError) {
+        guard let journal else { return }
+        let pending: (InodeRecord, String)? = state.withLock { state in
+            guard var record = state.inodes[inode], record.hasPendingUpload, !record.isUnlinked,
+                  record.staged != nil else { return nil }
+            let id = record.journalID ?? UUID().uuidString.lowercased()
+            record.journalID = id
+            state.inodes[inode] = record
+            return (record, id)
+        }
+        guard let (current, id) = pending, let staged = current.staged else { return }
+        var metadata = uploadMetadata(current)
+        metadata.contentHints = [:]
+        let expected: ExpectedObject = current.etag.map { .version(etag: $0) } ?? .absent
+        let entry = JournalRecord(id: id, mount: options.mountIdentity, key: key(of: current.path), expected: expected,
+                                  stagingPath: staged.path, file: staged.persistentState,
+                                  metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path))
+        do {
+            try journal.write(entry)
+        } catch {
+            throw FSError(error.description.contains("full") ? ENOSPC : EIO,
+                          "cannot journal the pending upload of \(current.path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import Synchronization
+
+/// Schedules the uploads of files closed with changes: each is uploaded once it has been quiet for `delay`
+/// seconds (every new change pushes it back), at most `concurrency` at a time, retried with exponential backoff
+/// when it fails. Files are named by an id (the filesystem's inode number); the upload itself is the owner's
+/// `perform` function, which reads the file's latest name, metadata and bytes when it runs — so whatever happened
+/// to the file before then (renames, chmod, more writes) folds into that one upload.
+///
+/// `drain` uploads everything now (fsync of a directory, unmount, SIGTERM); `waitForRoom` makes writers wait while
+/// more than `maxPendingBytes` are waiting to be uploaded (backpressure instead of filling the cache disk).
+public final class WriteBackQueue: Sendable {
+    /// How the queue behaves.
+    public struct Settings: Sendable, Equatable {
+        /// Seconds a file must be quiet before it is uploaded.
+        public var delay: Double
+        /// Above this many bytes waiting, writers wait (`waitForRoom`) and everything is uploaded at once.
+        public var maxPendingBytes: UInt64
+        /// Files uploaded at the same time.
+        public var concurrency: Int
+        /// The longest wait between two attempts of a failing upload, in seconds (the first retry comes after 1 s).
+        public var maxRetryDelay: Double
+
+        /// Settings from their parts.
+        public init(delay: Double = 1.5, maxPendingBytes: UInt64 = 1 << 30, concurrency: Int = 16,
+                    maxRetryDelay: Double = 60) {
+            self.delay = max(0, delay)
+            self.maxPendingBytes = max(1, maxPendingBytes)
+            self.concurrency = max(1, concurrency)
+            self.maxRetryDelay = max(1, maxRetryDelay)
+        }
+    }
+
+    /// What one upload attempt came to.
+    public enum Outcome: Sendable, Equatable {
+        /// The file is in the store (or there was nothing left to upload: it was removed or is clean).
+        case uploaded
+        /// It failed; the data stays staged and the queue tries again later. The message is for status and logs.
+        case failed(String)
+    }
+
+    /// The queue's state, for `coffer status` and metrics.
+    public struct Status: Sendable, Equatable, Codable {
+        /// Files waiting for upload or being uploaded.
+        public var pendingFiles: Int
+        /// Their bytes.
+        public var pendingBytes: UInt64
+        /// Seconds since the oldest of them first became pending.
+        public var oldestPendingSeconds: Double
+        /// Uploads in flight.
+        public var uploading: Int
+        /// Files whose last attempt failed.
+        public var failing: Int
+        /// The most recent failure.
+        public var lastError: String?
+    }
+
+    public let settings: Settings
+
+    private struct Entry {
+        var bytes: UInt64
+        var pendingSince: Double
+        var due: Double
+        var generation: UInt64 = 0
+        var uploading = false
+        var failures = 0
+        var lastError: String?
+    }
+
+    private struct Drain {
+        var remaining: Set<UInt64>
+        var failures: [UInt64: String] = [:]
+        let continuation: CheckedContinuation<[UInt64: String], Never>
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var wake: CheckedContinuation<Void, Never>?
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        var drains: [Drain] = []
+        var isStopped = false
+        var isRunning = false
+        var pendingBytes: UInt64 { entries.values.reduce(0) { $0 + $1.bytes } }
+    }
+
+    private let state = Mutex(State())
+
+    /// A queue with `settings`; nothing runs until `start(perform:)`.
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    /// Starts the scheduling loop; `perform` uploads one file and reports the outcome.
+    public func start(perform: @escaping @Sendable (UInt64) async -> Outcome) {
+        let first = state.withLock { state -> Bool in
+            guard !state.isRunning else { return false }
+            state.isRunning = true
+            return true
+        }
+        guard first else { return }
+        Task.detached { [self] in await run(perform) }
+    }
+
+    /// Stops the loop (uploads in flight finish; nothing new starts).
+    public func stop() {
+        state.withLock { $0.isStopped = true }
+        wakeLoop()
+    }
+
+    /// Records that file `id` has `bytes` of changes to upload: it is uploaded after `settings.delay` seconds of
+    /// quiet (at once with `immediately`). Scheduling a file again pushes its upload back.
+    public func schedule(_ id: UInt64, bytes: UInt64, immediately: Bool = false) {
+        let now = Self.now()
+        state.withLock { state in
+            var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now)
+            entry.bytes = bytes
+            entry.generation += 1
+            entry.due = immediately ? now : now + settings.delay
+            state.entries[id] = entry
+        }
+        wakeLoop()
+    }
+
+    /// Forgets file `id`: it was uploaded by its owner directly (fsync), removed, or its changes were dropped.
+    public func remove(_ id: UInt64) {
+        let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.entries[id] = nil
+            return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
+        }
+        for waiter in resumed { waiter.resume() }
+    }
+
+    /// True when file `id` waits for upload (or is being uploaded).
+    public func isPending(_ id: UInt64) -> Bool {
+        state.withLock { $0.entries[id] != nil }
+    }
+
+    /// The ids waiting for upload.
+    public var pendingIDs: [UInt64] {
+        state.withLock { Array($0.entries.keys) }
+    }
+
+    /// Uploads `ids` (every pending file when nil) now and returns once each has been uploaded or has failed once
+    /// more; returns the failures by id.
+    public func drain(_ ids: Set<UInt64>? = nil) async -> [UInt64: String] {
+        let now = Self.now()
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<[UInt64: String], Never>) in
+            let immediate = state.withLock { state -> Bool in
+                let wanted = ids.map { $0.filter { state.entries[$0] != nil } } ?? Set(state.entries.keys)
+                guard !wanted.isEmpty else { return true }
+                for id in wanted { state.entries[id]?.due = now }
+                state.drains.append(Drain(remaining: wanted, continuation: continuation))
+                return false
+            }
+            if immediate { continuation.resume(returning: [:]) }
+            wakeLoop()
+        }
+        return result
+    }
+
+    /// Waits while more than `settings.maxPendingBytes` wait for upload (and has them all uploaded at once).
+    public func waitForRoom() async {
+        let now = Self.now()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state -> Bool in
+                guard state.pendingBytes > settings.maxPendingBytes, !state.isStopped else { return false }
+                for id in Array(state.entries.keys) { state.entries[id]?.due = now }
+                state.roomWaiters.append(continuation)
+                return true
+            }
+            if !wait { continuation.resume() }
+            wakeLoop()
+        }
+    }
+
+    /// The queue now.
+    public var status: Status {
+        let now = Self.now()
+        return state.withLock { state in
+            Status(pendingFiles: state.entries.count, pendingBytes: state.pendingBytes,
+                   oldestPendingSeconds: state.entries.values.map { now - $0.pendingSince }.max() ?? 0,
+                   uploading: state.entries.values.filter(\.uploading).count,
+                   failing: state.entries.values.filter { $0.lastError != nil }.count,
+                   lastError: state.entries.values.compactMap(\.lastError).last)
+        }
+    }
+
+    // MARK: - The loop
+
+    private func run(_ perform: @escaping @Sendable (UInt64) async -> Outcome) async {
+        while true {
+            let now = Self.now()
+            let (starts, nextDue, stopped) = state.withLock { state -> ([(UInt64, UInt64)], Double?, Bool) in
+                if state.isStopped { return ([], nil, true) }
+                var running = state.entries.values.filter(\.uploading).count
+                var starts: [(UInt64, UInt64)] = []
+                for (id, entry) in state.entries.sorted(by: { $0.value.due < $1.value.due })
+                where !entry.uploading && entry.due <= now && running < settings.concurrency {
+                    state.entries[id]?.uploading = true
+                    starts.append((id, entry.generation))
+                    running += 1
+                }
+                let nextDue = running < settings.concurrency
+                    ? state.entries.values.filter { !$0.uploading }.map(\.due).min() : nil
+                return (starts, nextDue, false)
+            }
+            if stopped { return }
+            for (id, generation) in starts {
+                Task.detached { [self] in
+                    let outcome = await perform(id)
+                    finish(id, generation: generation, outcome: outcome)
+                }
+            }
+            await sleep(until: nextDue)
+        }
+    }
+
+    /// Records the end of an upload attempt.
+    private func finish(_ id: UInt64, generation: UInt64, outcome: Outcome) {
+        let now = Self.now()
+        let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard var entry = state.entries[id] else {
+                return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
+            }
+            entry.uploading = false
+            switch outcome {
+            case .uploaded:
+                if entry.generation == generation {
+                    state.entries[id] = nil
+                    return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
+                }
+                // Changed again during the upload: it stays, due when its new changes are quiet.
+                entry.failures = 0
+                entry.lastError = nil
+                state.entries[id] = entry
+                return []
+            case .failed(let message):
+                entry.failures += 1
+                entry.lastError = message
+                entry.due = now + min(settings.maxRetryDelay, pow(2, Double(min(entry.failures, 30) - 1)))
+                state.entries[id] = entry
+                return Self.settle(id, failure: message, in: &state, limit: settings.maxPendingBytes)
+            }
+        }
+        for waiter in resumed { waiter.resume() }
+        wakeLoop()
+    }
+
+    /// Resolves drains waiting on `id` and returns the writers that may go on.
+    private static func settle(_ id: UInt64, failure: String?, in state: inout State,
+                               limit: UInt64) -> [CheckedContinuation<Void, Never>] {
+        var index = 0
+        while index < state.drains.count {
+            if state.drains[index].remaining.remove(id) != nil, let failure {
+                state.drains[index].failures[id] = failure
+            }
+            if state.drains[index].remaining.isEmpty {
+                let drain = state.drains.remove(at: index)
+                drain.continuation.resume(returning: drain.failures)
+            } else {
+                index += 1
+            }
+        }
+        guard state.pendingBytes <= limit || state.entries.isEmpty else { return [] }
+        defer { state.roomWaiters = [] }
+        return state.roomWaiters
+    }
+
+    /// Sleeps until `deadline` (monotonic seconds; at most a second when nil) or until woken.
+    private func sleep(until deadline: Double?) async {
+        let seconds = max(0, min(deadline.map { $0 - Self.now() } ?? 1, 1))
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            state.withLock { $0.wake = continuation }
+            Task.detached { [self] in
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9) + 1_000_000)
+                wakeLoop()
+            }
+        }
+    }
+
+    private func wakeLoop() {
+        let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            defer { state.wake = nil }
+            return state.wake
+        }
+        waiting?.resume()
+    }
+
+    private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
+}
