@@ -167,3 +167,13 @@ extension FileSystem {
         }
     }
 }
+
+extension FileSystem {
+    /// Stops the upload queue and releases the cache directory without uploading anything: what a crash of the
+    /// mount process leaves behind (the journal and staging files stay for the next mount to replay). For tests that
+    /// simulate a crash inside one process.
+    public func stopWithoutUploading() {
+        queue.stop()
+        cacheLock.withLock { $0 = nil }
+    }
+}

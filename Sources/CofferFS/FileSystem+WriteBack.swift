@@ -126,6 +126,9 @@ extension FileSystem {
                 return .conflict(try await keepConflictingCopy(current, staged: staged, metadata: putOptions,
                                                                reason: "\(storeError)"))
             }
+            if case .baseChanged(let message) = error {
+                return .conflict(try keepIncompleteVersion(current, staged: staged, reason: message))
+            }
             let failure = Self.uploadFailure(error, path: current.path)
             logger.error("upload failed; the data stays staged and the error goes to the application",
                          metadata: ["key": "\(objectKey)", "error": "\(error)"])
@@ -247,6 +250,44 @@ extension FileSystem {
         let code = self.options.noOverwrite ? EEXIST : EIO
         return FSError(code, "\(current.path) was changed by another host (\(reason)); this mount's version was "
                        + "stored as \(conflictPath)")
+    }
+
+    /// A file another host changed before this mount had fetched all of the version it was editing: this mount's
+    /// version cannot be completed any more (the unchanged bytes are gone from S3), so its staged data goes to
+    /// `lost+found` in the cache directory with its journal record, and the name shows the other host's object.
+    private func keepIncompleteVersion(_ current: InodeRecord, staged: StagedFile,
+                                       reason: String) throws(FSError) -> FSError {
+        let originalKey = key(of: current.path)
+        try recordPendingUpload(current.number)
+        var keptIn: String?
+        if let journal, let id = state.withLock({ $0.inodes[current.number]?.journalID }) {
+            let entry = journalOrder.withLock { _ in
+                journal.load(mount: options.mountIdentity).records.first { $0.id == id }
+            }
+            if let entry {
+                keptIn = try? journal.moveToLostAndFound(entry, reason: "another host changed \(originalKey) before "
+                                                        + "this mount's changes could be uploaded: \(reason)")
+            }
+        }
+        record(ConflictRecord(key: originalKey, keptAs: keptIn.map { "local:" + $0 }, at: Date(), reason: reason))
+        logger.error("conflict: another host changed the file before this mount's changes could be uploaded, and the rest of the version they were made to is gone from S3; the changed file was kept in lost+found",
+                     metadata: ["key": "\(originalKey)", "kept-in": "\(keptIn ?? "the staging directory")"])
+        state.withLock { state in
+            guard var record = state.inodes[current.number] else { return }
+            record.journalID = nil
+            record.isLocalOnly = false
+            record.etag = nil
+            record.validUntil = 0
+            record.cachedETag = nil
+            if record.openCount == 0 { record.staged = nil }
+            state.inodes[current.number] = record
+            state.listings[Names.parentPath(current.path)] = nil
+        }
+        if keptIn == nil { staged.discard() }
+        queue.remove(current.number)
+        cache.invalidate(key: originalKey)
+        return FSError(EIO, "\(current.path) was changed by another host; this mount's changes were kept in "
+                       + "\(keptIn ?? "the cache directory")")
     }
 
     /// Counts a conflict and keeps the latest 20 for `coffer status`.
