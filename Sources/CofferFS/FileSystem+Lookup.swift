@@ -55,7 +55,7 @@ extension FileSystem {
         switch listed {
         case .some(nil): throw .notFound(path)
         case .some(.some(let isDirectory)): remote = try await resolve(path, knownDirectory: isDirectory)
-        case .none: remote = try await resolve(path, listingParent: directory.path)
+        case .none: remote = try await resolveThroughListing(path, parent: directory.path)
         }
         guard let remote else {
             state.withLock { $0.negative[path] = expiry }
@@ -108,23 +108,12 @@ extension FileSystem {
         return attributes
     }
 
-    /// Asks S3 what is at `path`, in one round trip: HEAD of the key, HEAD of the directory marker and a LIST run in
-    /// parallel. A directory shadows a file of the same name.
-    ///
-    /// With `listingParent`, the LIST is the first page (1000 entries) of the parent directory instead of one key of
-    /// `path/`: it costs the same request, tells whether `path/` has children, and when the parent has no more
-    /// entries it is kept as the parent's listing, so that lookups of its other names need one HEAD at most (what
-    /// `rsync` and `find` do) and absent names none.
-    func resolve(_ path: String, listingParent: String? = nil) async throws(FSError) -> RemoteObject? {
+    /// Asks S3 what is at `path`, in one round trip: HEAD of the key, HEAD of the directory marker and a LIST of
+    /// `path/` run in parallel. A directory shadows a file of the same name.
+    func resolve(_ path: String) async throws(FSError) -> RemoteObject? {
         let fileKey = key(of: path)
         let prefix = directoryPrefix(of: path)
-        var listingParent = listingParent
-        if let parent = listingParent, state.withLock({ $0.largeDirectories.contains(parent) }) {
-            // Its first page cannot become its listing: ask about `path/` alone (a one-key LIST).
-            listingParent = nil
-        }
-        let listRequest = listingParent.map { ListRequest(prefix: directoryPrefix(of: $0), delimiter: "/") }
-            ?? ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2)
+        let listRequest = ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2)
         async let fileHead = outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) }
         async let markerHead = outcome { () async throws(ObjectStoreError) in try await store.head(prefix) }
         async let children = outcome { () async throws(ObjectStoreError) in try await store.list(listRequest) }
@@ -132,29 +121,7 @@ extension FileSystem {
 
         var isDirectory: Bool
         switch listing {
-        case .success(let page):
-            if let parent = listingParent {
-                isDirectory = page.commonPrefixes.contains(prefix)
-                if !page.isTruncated {
-                    let entries = CachedListing(children: childNames(of: page, under: directoryPrefix(of: parent)),
-                                                validUntil: expiry)
-                    state.withLock { $0.listings[parent] = entries }
-                } else {
-                    state.withLock { _ = $0.largeDirectories.insert(parent) }
-                }
-                if page.isTruncated, !isDirectory, page.commonPrefixes.last.map({ $0 < prefix }) ?? true,
-                          page.objects.last.map({ $0.key < prefix }) ?? true {
-                    // A large parent whose first page ends before `path/`: ask about `path/` itself.
-                    do {
-                        let own = try await store.list(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
-                        isDirectory = !own.objects.isEmpty || !own.commonPrefixes.isEmpty
-                    } catch {
-                        throw FSError.from(error, "LIST \(prefix)")
-                    }
-                }
-            } else {
-                isDirectory = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
-            }
+        case .success(let page): isDirectory = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
         case .failure(let error): throw FSError.from(error, "LIST \(listRequest.prefix)")
         }
         var markerInfo: ObjectInfo?
@@ -170,6 +137,29 @@ extension FileSystem {
             return directoryObject(marker: markerInfo)
         }
         return try await fileObject(file, key: fileKey)
+    }
+
+    /// What S3 says of a name whose parent has no fresh listing: the parent's first LIST page first, kept as its
+    /// listing when it is the whole directory; then one HEAD only if the name is in it. A name that is not there
+    /// (every new file `rsync` or `cp` makes) costs that one LIST, and the next names of the directory nothing
+    /// while the listing is fresh. In a directory of more than one page, the one-round-trip `resolve` is used.
+    func resolveThroughListing(_ path: String, parent: String) async throws(FSError) -> RemoteObject? {
+        if state.withLock({ $0.largeDirectories.contains(parent) }) { return try await resolve(path) }
+        let parentPrefix = directoryPrefix(of: parent)
+        let page: ListPage
+        do {
+            page = try await store.list(ListRequest(prefix: parentPrefix, delimiter: "/"))
+        } catch {
+            throw FSError.from(error, "LIST \(parentPrefix)")
+        }
+        guard !page.isTruncated else {
+            state.withLock { _ = $0.largeDirectories.insert(parent) }
+            return try await resolve(path)
+        }
+        let children = childNames(of: page, under: parentPrefix)
+        state.withLock { $0.listings[parent] = CachedListing(children: children, validUntil: expiry) }
+        guard let isDirectory = children[Names.baseName(path)] else { return nil }
+        return try await resolve(path, knownDirectory: isDirectory)
     }
 
     /// What S3 says of a name a fresh listing already placed: one HEAD (the object, or the directory's marker).

@@ -36,8 +36,16 @@ extension FileSystem {
                 try await renameFile(source.number, from: oldPath, to: newPath, displacing: displaced)
             }
         }
-        invalidateListing(ofParentOf: oldPath)
-        invalidateListing(ofParentOf: newPath)
+        if source.type == .directory {
+            invalidateListing(ofParentOf: oldPath)
+            invalidateListing(ofParentOf: newPath)
+        } else {
+            // The listings stay valid with the one name moved (rsync looks up the next file in them right away).
+            state.withLock { state in
+                state.listings[Names.parentPath(oldPath)]?.children[Names.baseName(oldPath)] = nil
+                state.listings[Names.parentPath(newPath)]?.children[Names.baseName(newPath)] = false
+            }
+        }
         touchDirectory(parent)
         touchDirectory(newParent)
     }

@@ -42,7 +42,8 @@ extension FileSystem {
     /// One attempt of the queue.
     func backgroundUpload(_ inode: UInt64) async -> WriteBackQueue.Outcome {
         do {
-            _ = try await locks.withLock(inode) { () throws(FSError) in try await uploadLocked(inode) }
+            let result = try await locks.withLock(inode) { () throws(FSError) in try await uploadLocked(inode) }
+            if case .conflict(let error) = result { return .conflict(error.message) }
             return .uploaded
         } catch {
             let path = state.withLock { $0.inodes[inode]?.path } ?? "inode \(inode)"

@@ -37,6 +37,9 @@ public final class WriteBackQueue: Sendable {
         case uploaded
         /// It failed; the data stays staged and the queue tries again later. The message is for status and logs.
         case failed(String)
+        /// Nothing is left to upload, but not as asked (another host had changed the object: the owner kept this
+        /// version elsewhere). Done for the queue; a failure for `drain`.
+        case conflict(String)
     }
 
     /// The queue's state, for `coffer status` and metrics.
@@ -224,10 +227,11 @@ public final class WriteBackQueue: Sendable {
             }
             entry.uploading = false
             switch outcome {
-            case .uploaded:
+            case .uploaded, .conflict:
                 if entry.generation == generation {
                     state.entries[id] = nil
-                    return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
+                    let failure: String? = if case .conflict(let message) = outcome { message } else { nil }
+                    return Self.settle(id, failure: failure, in: &state, limit: settings.maxPendingBytes)
                 }
                 // Changed again during the upload: it stays, due when its new changes are quiet.
                 entry.failures = 0

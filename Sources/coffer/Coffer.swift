@@ -17,7 +17,7 @@ struct Coffer: AsyncParsableCommand {
     )
 
     /// Names that select a subcommand (anything else in first position is taken as `mount`'s source).
-    static let commandNames: Set<String> = ["mount", "unmount", "umount", "check", "ls", "keygen", "help"]
+    static let commandNames: Set<String> = ["mount", "unmount", "umount", "status", "check", "ls", "keygen", "help"]
 
     /// Entry point: a mount in the foreground blocks the termination signals before any other thread exists
     /// (they are handled by the mount; see `FuseMount.blockTerminationSignals()`); `coffer SOURCE MOUNTPOINT -o …`

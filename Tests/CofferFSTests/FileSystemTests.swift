@@ -104,11 +104,20 @@ struct FileSystemTests {
         let (fs, store, _) = try await Self.make { store in
             for name in ["a", "b", "c"] { try await store.put("d/\(name)", bytes: [1]) }
             try await store.put("d/sub/x", bytes: [1])
+            try await store.put("e/only", bytes: [1])
         }
+        let e = try await fs.lookup(parent: Self.root, name: "e").attributes.inode
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: e, name: "absent") } == ENOENT)
+        #expect(store.requestCount() == 1 && store.requestCount(.list) == 1, "an absent name costs one LIST page")
         let d = try await fs.lookup(parent: Self.root, name: "d").attributes.inode
         store.resetCounts()
         _ = try await fs.lookup(parent: d, name: "a")
-        #expect(store.requestCount() == 3, "HEAD, marker HEAD and one LIST page of the parent, in parallel")
+        #expect(store.requestCount() == 2 && store.requestCount(.list) == 1,
+                "one LIST page of the parent, then the HEAD of the name it shows")
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: d, name: "new-name") } == ENOENT)
+        #expect(store.requestCount() == 0, "the listing answers for absent names")
         store.resetCounts()
         _ = try await fs.lookup(parent: d, name: "b")
         #expect(store.requestCount() == 1 && store.requestCount(.head) == 1)
@@ -138,7 +147,12 @@ struct FileSystemTests {
         let (fs, store, _) = try await Self.make { store in
             for i in 0..<30 { try await store.put(String(format: "d/f%02d", i), bytes: [UInt8(i)]) }
             try await store.put("d/sub/x", bytes: [1])
+            try await store.put("e/only", bytes: [1])
         }
+        let e = try await fs.lookup(parent: Self.root, name: "e").attributes.inode
+        store.resetCounts()
+        #expect(await Self.errno { _ = try await fs.lookup(parent: e, name: "absent") } == ENOENT)
+        #expect(store.requestCount() == 1 && store.requestCount(.list) == 1, "an absent name costs one LIST page")
         let d = try await fs.lookup(parent: Self.root, name: "d").attributes.inode
         store.resetCounts()
         let plain = try await Self.names(fs, d)

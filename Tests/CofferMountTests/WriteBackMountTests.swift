@@ -1,0 +1,136 @@
+import CofferTestSupport
+import Foundation
+import Testing
+
+/// The write-back engine through the kernel with the default delay: request counts of rsync from moto's log,
+/// kill -9 and remount with the same cache directory, two mounts writing one file.
+@Suite("Write-back through the kernel", .serialized, .timeLimit(.minutes(5)))
+struct WriteBackMountTests {
+    static let writeBack = ["--write-back-delay", "1"]
+
+    /// Requests the server logged under `prefix`, by method (COPY counted apart from PUT).
+    static func requests(_ moto: SignedMoto, prefix: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for request in moto.server.requests() where request.path.contains("/" + prefix) || request.query.contains("prefix=") {
+            let name = request.isCopy ? "COPY" : request.method
+            counts[name, default: 0] += 1
+        }
+        return counts
+    }
+
+    /// Directories cost a marker PUT each plus one per chmod/utimens rsync gives them, and a few lookups: with 250
+    /// files per directory that is under a tenth of a request per file.
+    @Test("rsync -a of 500 new files costs one PUT per file, with modes and mtimes")
+    func rsyncIsOnePutPerFile() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("wb-rsync")
+        let source = try ProjectPaths.temporaryDirectory("coffer-wb-src")
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        try await Shell.check("""
+            python3 - \(Shell.quote(source)) <<'PY'
+            import os, sys
+            root = sys.argv[1]
+            for d in range(2):
+                os.makedirs(os.path.join(root, f"d{d}"))
+                for i in range(250):
+                    p = os.path.join(root, f"d{d}", f"file-{i}.txt")
+                    with open(p, "wb") as f:
+                        f.write(os.urandom(100 + i * 7))
+                    os.chmod(p, 0o640)
+                    os.utime(p, (1600000000 + i, 1600000000 + i))
+            PY
+            """)
+        try await using(try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: Self.writeBack)) { mount in
+            try await Shell.check("mkdir \(mount.path("tree"))")
+            moto.server.resetLog()
+            try await Shell.check("rsync -a \(Shell.quote(source + "/")) \(mount.path("tree"))", timeout: 240)
+            try await Shell.check("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(mount.path(""))")
+            let counts = Self.requests(moto, prefix: prefix)
+            let files = 500.0
+            let total = Double(counts.values.reduce(0, +))
+            let filePuts = moto.server.requests().filter {
+                $0.method == "PUT" && !$0.isCopy && $0.path.contains("/" + prefix) && !$0.path.hasSuffix("/")
+            }.count
+            #expect(filePuts == 500, "one PUT per file: \(counts)")
+            #expect(counts["COPY", default: 0] == 0 && counts["DELETE", default: 0] == 0, "\(counts)")
+            #expect(total / files <= 1.1, "requests per file: \(counts)")
+            try await Shell.check("diff -r \(Shell.quote(source)) \(mount.path("tree"))", timeout: 120)
+            let modes = "find . -type f -printf '%p %M %T@\\n' | sort"
+            let expected = try await Shell.check("cd \(Shell.quote(source)) && \(modes)")
+            #expect(try await Shell.check("cd \(mount.path("tree")) && \(modes)") == expected)
+        }
+    }
+
+    @Test("kill -9 after close: a remount with the same cache directory uploads every closed file")
+    func killAndRemountUploadsEveryClosedFile() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("wb-kill")
+        let cache = try ProjectPaths.temporaryDirectory("coffer-wb-kill-cache")
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let bucket = BucketScript(moto: moto)
+        let first = try await MountedCoffer.start(moto: moto, prefix: prefix,
+                                                  extraArguments: ["--write-back-delay", "600"], cacheDirectory: cache)
+        do {
+            try await Shell.check("""
+                cd \(first.path("")) && for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom > f$i.bin; done \
+                && head -c 20000000 /dev/urandom > large.bin && sha256sum f*.bin large.bin > /tmp/\(prefix.dropLast()).sums
+                """, timeout: 120)
+        } catch {
+            await first.crash()
+            throw error
+        }
+        #expect(try await bucket.keys(under: prefix).isEmpty, "nothing was uploaded before the kill")
+        await first.crash()
+        try await using(try await MountedCoffer.start(moto: moto, prefix: prefix, cacheDirectory: cache)) { mount in
+            #expect(mount.log.contains("replayed the write-back journal"))
+            let keys = try await bucket.keys(under: prefix)
+            #expect(keys.count == 41, "\(keys)")
+            let sums = try String(contentsOfFile: "/tmp/\(prefix.dropLast()).sums", encoding: .utf8)
+            _ = sums
+            try await Shell.check("cd \(mount.path("")) && sha256sum -c --quiet /tmp/\(prefix.dropLast()).sums")
+            let fromS3 = try await bucket.python("""
+                import hashlib
+                for line in open(os.environ['S']):
+                    digest, name = line.split()
+                    body = s3.get_object(Bucket=bucket, Key=os.environ['P'] + name)["Body"].read()
+                    assert hashlib.sha256(body).hexdigest() == digest, name
+                print("ok")
+                """, ["S": "/tmp/\(prefix.dropLast()).sums", "P": prefix])
+            #expect(fromS3.contains("ok"))
+            let journal = try FileManager.default.contentsOfDirectory(atPath: cache + "/journal")
+            #expect(journal.isEmpty, "\(journal)")
+            let staged = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix("coffer-staged-") }
+            #expect(staged.isEmpty, "\(staged)")
+        }
+        try? FileManager.default.removeItem(atPath: "/tmp/\(prefix.dropLast()).sums")
+    }
+
+    @Test("two mounts write one file: both versions survive, one under a conflict name")
+    func twoMountsKeepBothVersions() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("wb-conflict")
+        let bucket = BucketScript(moto: moto)
+        try await bucket.put(prefix + "shared.txt", "base")
+        let a = try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: ["--write-back-delay", "0"])
+        try await using(a) { a in
+            try await using(try await MountedCoffer.start(moto: moto, prefix: prefix,
+                                                          extraArguments: ["--write-back-delay", "600"])) { b in
+                #expect(try await Shell.check("cat \(a.path("shared.txt"))") == "base")
+                #expect(try await Shell.check("cat \(b.path("shared.txt"))") == "base")
+                // B changes its copy but has not uploaded yet; A writes and uploads first.
+                try await Shell.check("printf 'from B' > \(b.path("shared.txt"))")
+                try await Shell.check("printf 'from A' > \(a.path("shared.txt"))")
+                // B's fsync meets A's version: EIO, and B's bytes under a conflict name.
+                let sync = try await Shell.run("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(b.path("shared.txt"))")
+                #expect(sync.status != 0)
+                #expect(try await bucket.get(prefix + "shared.txt") == "from A")
+                let keys = try await bucket.keys(under: prefix)
+                let conflict = try #require(keys.first { $0.contains("shared.txt.conflict-") }, "\(keys)")
+                #expect(try await bucket.get(conflict) == "from B")
+                #expect(b.log.contains("conflict"))
+                let status = try await Shell.check("\(Shell.quote(MountedCoffer.binaryPath())) status \(b.path(""))")
+                #expect(status.contains("conflicts: 1"), "\(status)")
+            }
+        }
+    }
+}
