@@ -46,11 +46,11 @@ S3FS_TUNED = ["-o", "parallel_count=16", "-o", "multipart_size=32", "-o", "multi
 
 SYSTEMS = {
     "coffer": {
-        "command": coffer, "settle": 1.5, "binary": "coffer",
-        "options": "defaults: metadata TTL 1 s, upload on close (PUT up to 16 MiB, else multipart, 8 parts in flight)",
+        "command": coffer, "settle": 4.0, "binary": "coffer",
+        "options": "defaults: metadata TTL 1 s, write-back 1.5 s after the last close (PUT up to 16 MiB, else multipart, 8 parts in flight)",
     },
     "coffer-enc": {
-        "command": coffer_encrypted, "settle": 1.5, "binary": "coffer", "encrypted": True,
+        "command": coffer_encrypted, "settle": 4.0, "binary": "coffer", "encrypted": True,
         "options": "coffer's defaults plus --encryption-key-file (AES-256-GCM, ESDK v2 messages, 64 KiB frames); "
                    "not in the default set: scripts/bench/encryption.sh compares it with coffer",
     },
