@@ -104,6 +104,10 @@ public final class FileSystem: Sendable {
         }
     }
 
+    deinit {
+        queue.stop()
+    }
+
     /// True when closed files wait in the queue rather than being uploaded by close().
     var writesBack: Bool { options.writeBackDelay > 0 && journal != nil }
 
