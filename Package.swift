@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(name: "coffer-crypto-bench", dependencies: ["CofferCrypto", "CofferEncryption"]),
 
         // Test support: launching moto, fake HTTP endpoints, temporary files.
-        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3", "CofferCrypto"],
+        .target(name: "CofferTestSupport", dependencies: ["CofferHTTP", "CofferAWS", "CofferS3", "CofferCrypto", "CofferObjectStore"],
                 path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferHTTPTests", dependencies: ["CofferHTTP", "CofferTestSupport"], exclude: ["Resources"]),

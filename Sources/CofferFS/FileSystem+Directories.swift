@@ -292,7 +292,7 @@ extension FileSystem {
             return nil
         }
         if let local { return local }
-        return try await resolve(path) != nil
+        return try await resolveThroughListing(path, parent: Names.parentPath(path)) != nil
     }
 
     /// Forgets the name `path` (after unlink, rmdir or rename): its inode lives on, unlinked, while referenced.

@@ -208,6 +208,48 @@ struct WriteBackTests {
         await fs.shutdown()
     }
 
+    /// Every 3rd request fails (503s and resets), then a 2 s outage: 60 files written and renamed meanwhile all end in
+    /// S3 with their bytes, under their final names, and the journal empties.
+    @Test func faultsAndAnOutageLoseNothing() async throws {
+        let memory = InMemoryObjectStore(minimumPartSize: 1024)
+        let faulty = FaultInjectingObjectStore(memory)
+        let cache = try ProjectPaths.temporaryDirectory("coffer-wb-faults")
+        let options = FileSystemOptions(metadataTTL: 60, cacheDirectory: cache, multipartThreshold: 4096,
+                                        partSize: 1024, writeBackDelay: 0.05, mountIdentity: "faults")
+        let fs = FileSystem(store: faulty, options: options)
+        faulty.inject(.everyKth(3))
+        var expected: [String: [UInt8]] = [:]
+        var random = SplitMix64(seed: 9)
+        for i in 0..<60 {
+            let bytes = (0..<(Int(random.next() % 9000) + 1)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            var written = false
+            for _ in 0..<20 where !written {
+                do {
+                    try await FileSystemTests.writeFile(fs, Self.root, "tmp\(i)", bytes)
+                    try await fs.rename(parent: Self.root, name: "tmp\(i)", newParent: Self.root, newName: "f\(i)",
+                                        mode: .replace)
+                    written = true
+                } catch {
+                    // A lookup the fault hit: the application sees the error and tries again, as rsync would.
+                }
+            }
+            #expect(written)
+            expected["f\(i)"] = bytes
+            if i == 30 { faulty.inject(.outage) }
+            if i == 40 { faulty.inject(.everyKth(3)) }
+        }
+        try await Task.sleep(for: .seconds(2))
+        faulty.heal()
+        let deadline = Date().addingTimeInterval(90)
+        while memory.keys.count < expected.count && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        try await fs.fsyncDirectory(Self.root)
+        #expect(faulty.failedRequests >= 10)
+        #expect(Set(memory.keys) == Set(expected.keys))
+        for (key, bytes) in expected { #expect(memory.peek(key)?.bytes == bytes, "\(key)") }
+        #expect(Self.journalRecords(cache).isEmpty)
+        await fs.shutdown()
+    }
+
     @Test func aRefusedUploadReachesFsyncAsEACCESAndKeepsTheData() async throws {
         let (fs, store, cache) = try Self.make()
         store.setFaultInjector { $0.operation == .put ? .accessDenied("no PutObject") : nil }

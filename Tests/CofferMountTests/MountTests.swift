@@ -123,7 +123,7 @@ struct MountTests {
 }
 
 /// Kernel-facing details of the adapter: long listings, statfs, xattrs, signals.
-@Suite("FUSE adapter", .serialized, .timeLimit(.minutes(2)))
+@Suite("FUSE adapter", .serialized, .timeLimit(.minutes(4)))
 struct AdapterTests {
     @Test("a directory of 600 entries lists completely and in order (readdir offsets, readdirplus overflow)")
     func longListing() async throws {
@@ -140,7 +140,8 @@ struct AdapterTests {
         let expected = (0..<600).map { String(format: "file-with-a-longish-name-%04d.txt", $0) }
         let plain = try await Shell.check("ls -f \(mount.path("")) | grep -v '^\\.\\.\\?$' | sort")
         #expect(plain.split(separator: "\n").map(String.init) == expected)
-        let long = try await Shell.check("ls -l \(mount.path("")) | tail -n +2 | wc -l")
+        // 600 HEADs on the moto the other suites share: give a loaded machine time.
+        let long = try await Shell.check("ls -l \(mount.path("")) | tail -n +2 | wc -l", timeout: 150)
         #expect(long.trimmingCharacters(in: .whitespacesAndNewlines) == "600")
         let sizes = try await Shell.check("stat -c %s \(mount.path("file-with-a-longish-name-0013.txt"))")
         #expect(sizes == "6\n")
