@@ -166,13 +166,7 @@ extension FileSystem {
                 guard var record = state.inodes[inode] else { return (true, nil, nil) }
                 let clean = !record.hasPendingUpload || record.isUnlinked
                 guard clean else { return (false, nil, nil) }
-                let id = record.journalID
-                record.journalID = nil
-                var discard: StagedFile?
-                if record.openCount == 0 {
-                    discard = record.staged
-                    record.staged = nil
-                }
+                let (id, discard) = record.endPendingUpload()
                 state.inodes[inode] = record
                 return (true, discard, id)
             }
@@ -356,13 +350,7 @@ extension FileSystem {
         queue.remove(inode)
         let (id, discard): (String?, StagedFile?) = state.withLock { state in
             guard var record = state.inodes[inode] else { return (nil, nil) }
-            let id = record.journalID
-            record.journalID = nil
-            var discard: StagedFile?
-            if record.openCount == 0 {
-                discard = record.staged
-                record.staged = nil
-            }
+            let (id, discard) = record.endPendingUpload()
             record.isLocalOnly = false
             state.inodes[inode] = record
             return (id, discard)

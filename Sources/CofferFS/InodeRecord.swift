@@ -41,6 +41,16 @@ struct InodeRecord {
     /// True when the file has changes not in S3: new and never uploaded, or written since its last upload.
     var hasPendingUpload: Bool { isLocalOnly || (staged?.isDirty ?? false) }
 
+    /// Ends the record's pending upload: returns its journal record's id (to remove) and, when no handle has the
+    /// file open, its staging file (to discard), both cleared here.
+    mutating func endPendingUpload() -> (journalID: String?, staged: StagedFile?) {
+        let id = journalID
+        journalID = nil
+        guard openCount == 0 else { return (id, nil) }
+        defer { staged = nil }
+        return (id, staged)
+    }
+
     /// True when the record may be dropped from the table.
     var isDroppable: Bool {
         lookupCount == 0 && openCount == 0 && (isUnlinked || !hasPendingUpload) && number != FileSystem.rootInode
