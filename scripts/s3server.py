@@ -13,6 +13,10 @@ Same app as `moto_server`, plus:
                     1 MiB chunks, so a client that drops an open-ended `bytes=N-` GET pays only for what was sent.
   --null-version    accept `versionId=null` in query strings (S3 does, for the current version of an object in an
                     unversioned bucket; moto answers 400). rclone sends it on the HEAD after a multipart upload.
+  --fault-file F    while file F exists, answer requests with an S3 error instead of serving them. Each line of F is
+                    `STATUS [TEXT]`: a request whose path or query contains TEXT (every request when there is none)
+                    gets STATUS (503 SlowDown, 500 InternalError) with S3's error body. Tests create and remove F
+                    to simulate an outage of part of a bucket while other tests use the same server.
 
 Signature checks use the request URI exactly as it arrived. Stock moto 5.2.1 verifies signatures against the URL
 as werkzeug re-quotes it, so correctly signed requests whose key or query holds characters such as + & ! ( ) *
@@ -119,13 +123,37 @@ def serve_ranges_lazily():
     S3Response.get_object = get_object
 
 
+FAULT_CODES = {500: ("InternalError", "We encountered an internal error. Please try again."),
+               503: ("SlowDown", "Please reduce your request rate.")}
+
+
+def injected_fault(path, environ):
+    """The status a request gets from the fault file, or None to serve it."""
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+    for line in lines:
+        parts = line.strip().split(None, 1)
+        if not parts or not parts[0].isdigit():
+            continue
+        if len(parts) == 1 or parts[1] in target or parts[1] in environ.get("RAW_URI", ""):
+            return int(parts[0])
+    return None
+
+
 class RequestLog:
     """WSGI middleware: optional delay, then one log line per request once its response is sent."""
 
-    def __init__(self, app, path, delay_s, null_version=False):
+    def __init__(self, app, path, delay_s, null_version=False, fault_file=None):
         self.app = app
         self.delay_s = delay_s
         self.null_version = null_version
+        self.fault_file = fault_file
         self.lock = threading.Lock()
         self.out = open(path, "a", buffering=1) if path else None
 
@@ -158,7 +186,24 @@ class RequestLog:
             status[0] = line.split(" ", 1)[0]
             return start_response(line, headers, exc_info)
 
-        body = self.app(environ, recording_start_response)
+        fault = injected_fault(self.fault_file, environ)
+        if fault is not None:
+            code, message = FAULT_CODES.get(fault, ("InternalError", "Injected fault."))
+            payload = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                       f"<Message>{message}</Message><RequestId>injected</RequestId></Error>").encode()
+            reason = {500: "Internal Server Error", 503: "Service Unavailable"}.get(fault, "Error")
+            recording_start_response(f"{fault} {reason}", [("Content-Type", "application/xml"),
+                                                           ("Content-Length", str(len(payload)))])
+            # Read what the client sent, so the connection can carry its next request.
+            remaining = int(environ.get("CONTENT_LENGTH") or 0)
+            while remaining > 0:
+                chunk = environ["wsgi.input"].read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            body = [payload] if environ.get("REQUEST_METHOD") != "HEAD" else []
+        else:
+            body = self.app(environ, recording_start_response)
         log = self
 
         class Body:
@@ -197,6 +242,7 @@ def main():
     parser.add_argument("--auth-actions", type=int)
     parser.add_argument("--fast-range", action="store_true")
     parser.add_argument("--null-version", action="store_true")
+    parser.add_argument("--fault-file")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         sys.exit("s3server: refusing to listen on a non-loopback address")
@@ -217,7 +263,7 @@ def main():
     if args.watch_parent:
         threading.Thread(target=watch_parent, daemon=True).start()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0, args.null_version), threaded=True)
+    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0, args.null_version, args.fault_file), threaded=True)
 
 
 if __name__ == "__main__":

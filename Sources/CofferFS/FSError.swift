@@ -7,12 +7,18 @@ public struct FSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var errno: Int32
     /// What happened, for the log (never shown to the application, which only sees `errno`).
     public var message: String
+    /// The object store's answer that caused it, when one did.
+    public var cause: ObjectStoreError?
 
     /// An error with an errno and a message.
-    public init(_ errno: Int32, _ message: String) {
+    public init(_ errno: Int32, _ message: String, cause: ObjectStoreError? = nil) {
         self.errno = errno
         self.message = message
+        self.cause = cause
     }
+
+    /// True when S3 could not be reached or was overloaded: the answer says nothing about the file.
+    public var isUnavailable: Bool { cause?.isUnavailable ?? false }
 
     public var description: String { "\(message) (\(String(cString: strerror(errno))))" }
 
@@ -37,6 +43,6 @@ public struct FSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidRange: code = EINVAL
         case .throttled, .transport, .invalidResponse, .service, .unreadable: code = EIO
         }
-        return FSError(code, "\(context): \(error)")
+        return FSError(code, "\(context): \(error)", cause: error)
     }
 }

@@ -53,8 +53,15 @@ extension FileSystem {
     /// A file with a pending upload gets them with that upload (its journal record is updated; with
     /// `--write-back-delay 0` a closed one is uploaded now). Otherwise files and symlinks are copied onto themselves
     /// with new metadata (CopyObject, directive REPLACE, as s3fs does); a directory's marker is rewritten (or
-    /// created, for a directory that had none).
+    /// created, for a directory that had none) by the queue, or now with `--write-back-delay 0`.
     func persistAttributes(of current: InodeRecord) async throws(FSError) {
+        if current.type == .directory, writesBack, !current.hasPendingUpload, !current.path.isEmpty {
+            // The marker is rewritten by the queue: more changes before then fold into that one PUT.
+            state.withLock { $0.inodes[current.number]?.markerIsStale = true }
+            try recordPendingUpload(current.number)
+            queue.schedule(current.number, bytes: 0)
+            return
+        }
         if current.hasPendingUpload {
             if !writesBack && current.openCount == 0 {
                 if case .conflict(let error) = try await uploadLocked(current.number) { throw error }
@@ -71,7 +78,7 @@ extension FileSystem {
             guard !current.path.isEmpty else { return }
             do {
                 etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
-                    metadata: metadata.userMetadata(), contentType: "application/x-directory"))
+                    metadata: metadata.userMetadata(), contentType: Self.directoryContentType))
             } catch {
                 throw FSError.from(error, "PUT \(marker)")
             }

@@ -142,7 +142,7 @@ extension FileSystem {
             if let number = state.byPath[path], var existing = state.inodes[number],
                existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
-                let hasLocalState = existing.isLocalOnly || (existing.staged?.isDirty ?? false)
+                let hasLocalState = existing.hasPendingUpload
                 if let summary, !hasLocalState, existing.etag != summary.etag {
                     // With encryption a listing shows the stored (ciphertext) size, not the file's: keep the old
                     // version until a HEAD (the expired record's next getattr, or a read that gets 412) tells both.
@@ -175,7 +175,7 @@ extension FileSystem {
         let now = Self.monotonicNow()
         let stale: [InodeRecord] = state.withLock { state in
             inodes.compactMap { state.inodes[$0] }.filter {
-                $0.validUntil <= now && !$0.isLocalOnly && !($0.staged?.isDirty ?? false)
+                $0.validUntil <= now && !$0.hasPendingUpload
             }
         }
         await withTaskGroup(of: Void.self) { group in
@@ -218,51 +218,82 @@ extension FileSystem {
                      hasMarker: record.type == .directory, countLookup: false, fetchedAt: started)
     }
 
+    /// Makes a directory. With write-back its marker (`dir/`, carrying mode, owner and times) is journaled and
+    /// uploaded by the queue like a file, so a later chmod or utimens folds into that one PUT; with
+    /// `--write-back-delay 0` it is written now.
     public func mkdir(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws(FSError) -> Entry {
         let (directory, path) = try await placeForNewEntry(parent: parent, name: name, operation: "mkdir")
         let now = Timestamp.now()
         let metadata = newMetadata(mode: FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask),
                                    caller: caller, at: now)
-        let marker = directoryPrefix(of: path)
-        let etag: String
-        do {
-            etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
-                metadata: metadata.userMetadata(), contentType: "application/x-directory",
-                condition: options.noOverwrite ? .doesNotExist : nil))
-        } catch {
-            throw FSError.from(error, "PUT \(marker)")
+        guard writesBack else {
+            let marker = directoryPrefix(of: path)
+            let etag: String
+            do {
+                etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
+                    metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
+                    condition: options.noOverwrite ? .doesNotExist : nil))
+            } catch {
+                throw FSError.from(error, "PUT \(marker)")
+            }
+            invalidateListing(ofParentOf: path)
+            touchDirectory(directory.number)
+            return entry(for: register(path: path, type: .directory, etag: etag, size: 0, lastModified: now,
+                                       metadata: metadata, hasMarker: true, countLookup: true, fetchedAt: .infinity))
         }
-        invalidateListing(ofParentOf: path)
+        let made = register(path: path, type: .directory, etag: nil, size: 0, lastModified: now, metadata: metadata,
+                            hasMarker: false, countLookup: true, fetchedAt: .infinity)
+        let record: InodeRecord = state.withLock { state in
+            state.inodes[made.number]?.isLocalOnly = true
+            state.listings[directory.path]?.children[name] = true
+            // New and empty: lookups in it (rsync's of every name it is about to make) need no LIST while this is fresh.
+            state.listings[path] = CachedListing(children: [:], validUntil: expiry)
+            return state.inodes[made.number] ?? made
+        }
+        do {
+            try await locks.withLock(record.number) { () throws(FSError) in try recordPendingUpload(record.number) }
+        } catch {
+            abandonPendingUpload(record.number)
+            removeName(path)
+            throw error
+        }
+        queue.schedule(record.number, bytes: 0)
         touchDirectory(directory.number)
-        return entry(for: register(path: path, type: .directory, etag: etag, size: 0, lastModified: now, metadata: metadata,
-                                   hasMarker: true, countLookup: true, fetchedAt: .infinity))
+        return entry(for: record)
     }
 
+    /// Removes an empty directory: its marker is deleted, or its pending marker upload dropped.
     public func rmdir(parent: UInt64, name: String) async throws(FSError) {
         try requireWritable("rmdir \(name)")
         let directory = try record(parent)
         let path = Names.child(directory.path, name)
         let target = try await findRecord(parent: parent, name: name, countLookup: false)
         guard target.type == .directory else { throw .notDirectory(path) }
-        let prefix = directoryPrefix(of: path)
-        let page: ListPage
-        do {
-            page = try await store.list(ListRequest(prefix: prefix, maxKeys: 2))
-        } catch {
-            throw FSError.from(error, "LIST \(prefix)")
-        }
-        let hasPendingChildren = state.withLock { state in
-            state.inodes.values.contains { $0.isLocalOnly && !$0.isUnlinked && Names.parentPath($0.path) == path }
-        }
-        if page.objects.contains(where: { $0.key != prefix }) || hasPendingChildren { throw .notEmpty(path) }
-        if page.objects.contains(where: { $0.key == prefix }) {
-            do {
-                try await store.delete(prefix)
+        // In order with the marker's upload: an upload finishing after the LIST below would bring the directory back.
+        try await locks.withLock(target.number) { () throws(FSError) in
+            let prefix = directoryPrefix(of: path)
+            let page: ListPage
+            do throws(ObjectStoreError) {
+                page = try await store.list(ListRequest(prefix: prefix, maxKeys: 2))
             } catch {
-                throw FSError.from(error, "DELETE \(prefix)")
+                throw FSError.from(error, "LIST \(prefix)")
             }
+            let hasPendingChildren = state.withLock { state in
+                state.inodes.values.contains { $0.isLocalOnly && !$0.isUnlinked && Names.parentPath($0.path) == path }
+            }
+            if page.objects.contains(where: { $0.key != prefix }) || hasPendingChildren { throw .notEmpty(path) }
+            if state.withLock({ $0.inodes[target.number]?.hasPendingUpload ?? false }) {
+                abandonPendingUpload(target.number)
+            }
+            if page.objects.contains(where: { $0.key == prefix }) {
+                do throws(ObjectStoreError) {
+                    try await store.delete(prefix)
+                } catch {
+                    throw FSError.from(error, "DELETE \(prefix)")
+                }
+            }
+            removeName(path)
         }
-        removeName(path)
         touchDirectory(directory.number)
     }
 

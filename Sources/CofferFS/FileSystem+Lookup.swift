@@ -35,7 +35,7 @@ extension FileSystem {
         let now = Self.monotonicNow()
         let known: InodeRecord? = state.withLock { state in
             guard let number = state.byPath[path], var record = state.inodes[number], !record.isUnlinked else { return nil }
-            let hasLocalState = record.isLocalOnly || (record.staged?.isDirty ?? false)
+            let hasLocalState = record.hasPendingUpload
             guard hasLocalState || record.validUntil > now else { return nil }
             if countLookup { record.lookupCount += 1 }
             state.inodes[number] = record
@@ -52,10 +52,24 @@ extension FileSystem {
         }
         let started = Self.monotonicNow()
         let remote: RemoteObject?
-        switch listed {
-        case .some(nil): throw .notFound(path)
-        case .some(.some(let isDirectory)): remote = try await resolve(path, knownDirectory: isDirectory)
-        case .none: remote = try await resolveThroughListing(path, parent: directory.path)
+        do throws(FSError) {
+            switch listed {
+            case .some(nil): throw FSError.notFound(path)
+            case .some(.some(let isDirectory)): remote = try await resolve(path, knownDirectory: isDirectory)
+            case .none: remote = try await resolveThroughListing(path, parent: directory.path)
+            }
+        } catch where error.isUnavailable {
+            // S3 is unreachable: a name this mount knows keeps its last known attributes.
+            let stale: InodeRecord? = state.withLock { state in
+                guard let number = state.byPath[path], var record = state.inodes[number], !record.isUnlinked else {
+                    return nil
+                }
+                if countLookup { record.lookupCount += 1 }
+                state.inodes[number] = record
+                return record
+            }
+            guard let stale else { throw error }
+            return stale
         }
         guard let remote else {
             state.withLock { $0.negative[path] = expiry }
@@ -83,12 +97,19 @@ extension FileSystem {
 
     public func getattr(_ inode: UInt64) async throws(FSError) -> (FileAttributes, timeout: Double) {
         let current = try record(inode)
-        let hasLocalState = current.isLocalOnly || current.staged != nil || current.isUnlinked
+        let hasLocalState = current.hasPendingUpload || current.staged != nil || current.isUnlinked
         if inode == Self.rootInode || hasLocalState || current.validUntil > Self.monotonicNow() {
             return (try localAttributes(current), options.metadataTTL)
         }
         let started = Self.monotonicNow()
-        guard let remote = try await resolve(current.path) else {
+        let resolved: RemoteObject?
+        do throws(FSError) {
+            resolved = try await resolve(current.path)
+        } catch where error.isUnavailable {
+            // S3 is unreachable: the attributes this mount last knew, rather than an error for a file that is there.
+            return (try localAttributes(current), options.metadataTTL)
+        }
+        guard let remote = resolved else {
             if current.openCount > 0 { return (current.attributes, options.metadataTTL) }
             throw .notFound(current.path)
         }
@@ -150,7 +171,16 @@ extension FileSystem {
         do {
             page = try await store.list(ListRequest(prefix: parentPrefix, delimiter: "/"))
         } catch {
-            throw FSError.from(error, "LIST \(parentPrefix)")
+            guard error.isUnavailable, let children = lastKnownChildren(of: parent) else {
+                throw FSError.from(error, "LIST \(parentPrefix)")
+            }
+            // S3 is unreachable: answer from what this mount last knew of the directory, so that writes keep
+            // working locally through an outage. Uploads carry If-None-Match/If-Match, so a name another host made
+            // meanwhile cannot be overwritten on the strength of this answer.
+            logger.debug("S3 is unavailable; answering a lookup from the last listing",
+                         metadata: ["path": "\(path)", "error": "\(error)"])
+            guard let isDirectory = children[Names.baseName(path)] else { return nil }
+            return try await resolve(path, knownDirectory: isDirectory)
         }
         guard !page.isTruncated else {
             state.withLock { _ = $0.largeDirectories.insert(parent) }
@@ -160,6 +190,17 @@ extension FileSystem {
         state.withLock { $0.listings[parent] = CachedListing(children: children, validUntil: expiry) }
         guard let isDirectory = children[Names.baseName(path)] else { return nil }
         return try await resolve(path, knownDirectory: isDirectory)
+    }
+
+    /// The children of `parent` as this mount last knew them, however old: its last listing, or none at all for a
+    /// directory made here whose marker is not uploaded yet (its contents are what this mount holds). Nil when
+    /// nothing is known.
+    private func lastKnownChildren(of parent: String) -> [String: Bool]? {
+        state.withLock { state in
+            if let listing = state.listings[parent] { return listing.children }
+            if let number = state.byPath[parent], let record = state.inodes[number], record.isLocalOnly { return [:] }
+            return nil
+        }
     }
 
     /// What S3 says of a name a fresh listing already placed: one HEAD (the object, or the directory's marker).

@@ -51,21 +51,25 @@ extension FileSystem {
         for entry in contents.records {
             summary.found += 1
             referenced.insert(entry.stagingPath)
-            guard entry.key.hasPrefix(options.prefix), let path = Optional(String(entry.key.dropFirst(options.prefix.count))),
-                  !path.isEmpty, path.split(separator: "/", omittingEmptySubsequences: false)
-                    .allSatisfy({ Names.problem(with: $0) == nil })
+            let relative = entry.key.hasPrefix(options.prefix) ? String(entry.key.dropFirst(options.prefix.count)) : ""
+            let path = entry.isDirectoryMarker ? String(relative.dropLast()) : relative
+            guard entry.key.hasPrefix(options.prefix), !path.isEmpty,
+                  path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({ Names.problem(with: $0) == nil })
             else {
                 setAside(entry, reason: "its key \(entry.key) is not a file name under this mount", summary: &summary)
                 continue
             }
-            let staged: StagedFile
-            do {
-                staged = try StagedFile(adopting: entry.stagingPath, state: entry.file, store: store)
-            } catch {
-                setAside(entry, reason: "its staging file cannot be used: \(error)", summary: &summary)
-                continue
+            var staged: StagedFile?
+            if !entry.isDirectoryMarker {
+                do {
+                    staged = try StagedFile(adopting: entry.stagingPath, state: entry.file, store: store)
+                } catch {
+                    setAside(entry, reason: "its staging file cannot be used: \(error)", summary: &summary)
+                    continue
+                }
             }
-            logger.notice("uploading a file left pending by an earlier run",
+            logger.notice(entry.isDirectoryMarker ? "writing a directory marker left pending by an earlier run"
+                            : "uploading a file left pending by an earlier run",
                           metadata: ["key": "\(entry.key)", "bytes": "\(entry.file.size)", "recorded": "\(entry.recordedAt)"])
             adopted.append(adopt(entry, path: path, staged: staged))
         }
@@ -82,31 +86,32 @@ extension FileSystem {
                 summary.stillPending += 1
                 logger.warning("a recovered file could not be uploaded yet; it stays pending and is retried",
                                metadata: ["error": "\(error)"])
-                if let size = state.withLock({ $0.inodes[inode]?.staged?.size }) {
-                    queue.schedule(inode, bytes: size, immediately: true)
-                }
+                queue.schedule(inode, bytes: state.withLock { $0.inodes[inode]?.staged?.size } ?? 0, immediately: true)
             }
         }
         return summary
     }
 
-    /// Registers a recovered record as a pending inode at `path`.
-    private func adopt(_ entry: JournalRecord, path: String, staged: StagedFile) -> UInt64 {
+    /// Registers a recovered record as a pending inode at `path`: a file with its staged data, or a directory
+    /// whose marker is still to be written (`staged` nil).
+    private func adopt(_ entry: JournalRecord, path: String, staged: StagedFile?) -> UInt64 {
         let metadata = POSIXMetadata(userMetadata: entry.metadata)
         let now = Timestamp.now()
+        let type: FileType = entry.isDirectoryMarker ? .directory : .regular
         return state.withLock { state in
             if let stale = state.byPath[path] { state.inodes[stale]?.isUnlinked = true }
             let number = state.nextInode
             state.nextInode += 1
             var record = InodeRecord(
-                number: number, path: path, type: .regular,
-                attributes: attributes(inode: number, type: .regular, size: entry.file.size, lastModified: now,
+                number: number, path: path, type: type,
+                attributes: attributes(inode: number, type: type, size: entry.file.size, lastModified: now,
                                        metadata: metadata),
                 validUntil: .infinity, metadata: metadata)
             switch entry.expected {
             case .absent: record.isLocalOnly = true
             case .version(let etag): record.etag = etag
             }
+            record.markerIsStale = entry.isDirectoryMarker
             record.staged = staged
             record.journalID = entry.id
             state.inodes[number] = record
@@ -133,12 +138,12 @@ extension FileSystem {
     /// Moves a recovered inode's record and data to lost+found and forgets the inode.
     private func moveToLostAndFound(_ inode: UInt64, reason: String) {
         guard let journal, let current = state.withLock({ $0.inodes[inode] }), let id = current.journalID,
-              let staged = current.staged else { return }
+              current.staged != nil || current.type == .directory else { return }
         var metadata = uploadMetadata(current)
         metadata.contentHints = [:]
-        let entry = JournalRecord(id: id, mount: options.mountIdentity, key: key(of: current.path),
+        let entry = JournalRecord(id: id, mount: options.mountIdentity, key: uploadKey(of: current),
                                   expected: current.etag.map { .version(etag: $0) } ?? .absent,
-                                  stagingPath: staged.path, file: staged.persistentState,
+                                  stagingPath: current.staged?.path ?? "", file: current.staged?.persistentState ?? .empty,
                                   metadata: metadata.userMetadata(), contentType: nil)
         queue.remove(inode)
         var summary = RecoverySummary()

@@ -160,12 +160,13 @@ extension FileSystem {
         }
         if let failure { throw failure }
         if objects.isEmpty {
-            // A directory that exists only here (or whose marker is gone): give the new name a marker.
+            // A directory whose marker is gone (or that exists only in S3 listings): give the new name a marker. A
+            // directory with a pending marker gets it at the new name from the queue.
             let current = state.withLock { state in state.byPath[oldPath].flatMap { state.inodes[$0] } }
-            if let current, !current.isLocalOnly {
+            if let current, !current.hasPendingUpload {
                 do {
                     _ = try await store.put(newPrefix, body: .bytes([]), options: PutOptions(
-                        metadata: uploadMetadata(current).userMetadata(), contentType: "application/x-directory"))
+                        metadata: uploadMetadata(current).userMetadata(), contentType: Self.directoryContentType))
                 } catch {
                     throw FSError.from(error, "PUT \(newPrefix)")
                 }

@@ -53,14 +53,15 @@ extension FileSystem {
         }
     }
 
-    /// Uploads every pending file under the directory `inode` (every one for the root) and returns the first
+    /// Uploads every pending file under the directory `inode` (every one for the root), and the directory's own
+    /// marker, and returns the first
     /// error: fsync of a directory, and how `coffer unmount` waits for the queue.
     public func fsyncDirectory(_ inode: UInt64) async throws(FSError) {
         let directory = try record(inode)
         let pending: [UInt64] = state.withLock { state in
             state.inodes.values.filter {
                 $0.hasPendingUpload && !$0.isUnlinked
-                    && (directory.path.isEmpty || $0.path.hasPrefix(directory.path + "/"))
+                    && (directory.path.isEmpty || $0.number == inode || $0.path.hasPrefix(directory.path + "/"))
             }.map(\.number)
         }
         var firstError: FSError?
@@ -107,6 +108,7 @@ extension FileSystem {
     /// a refused request, ENOSPC for a full cache disk, EIO otherwise) is thrown.
     func uploadLocked(_ inode: UInt64) async throws(FSError) -> UploadResult {
         guard let current = state.withLock({ $0.inodes[inode] }) else { return .uploaded }
+        if current.type == .directory { return try await uploadMarkerLocked(current) }
         guard let staged = current.staged, current.hasPendingUpload, !current.isUnlinked else {
             finishPending(inode)
             return .uploaded
@@ -154,6 +156,51 @@ extension FileSystem {
         }
         if let movedTo { try await moveUploadedObject(inode, from: objectKey, etag: etag, to: movedTo) }
         finishPending(inode)
+        return .uploaded
+    }
+
+    /// Writes a directory's pending marker (`dir/` with its mode, owner and times). The caller holds the inode's
+    /// lock. Markers carry no condition: two hosts making one directory agree on what it is, and the later one's
+    /// metadata stays (with `--no-overwrite`, the first one's).
+    private func uploadMarkerLocked(_ current: InodeRecord) async throws(FSError) -> UploadResult {
+        guard current.hasPendingUpload, !current.isUnlinked, !current.path.isEmpty else {
+            finishPending(current.number)
+            return .uploaded
+        }
+        let marker = directoryPrefix(of: current.path)
+        let metadata = uploadMetadata(current)
+        var etag: String?
+        do {
+            etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
+                metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
+                condition: options.noOverwrite ? .doesNotExist : nil))
+        } catch .preconditionFailed where options.noOverwrite {
+            // Another host made the directory first; its marker stays.
+            etag = nil
+        } catch {
+            logger.error("directory marker upload failed; it stays journaled and the error goes to the application",
+                         metadata: ["key": "\(marker)", "error": "\(error)"])
+            throw FSError.from(error, "PUT \(marker)")
+        }
+        let movedAway: Bool = state.withLock { state in
+            guard var record = state.inodes[current.number] else { return false }
+            if let etag { record.etag = etag }
+            record.isLocalOnly = false
+            record.hasMarker = true
+            record.validUntil = expiry
+            // A rename of the directory during the upload: the marker went to the old name; the new one needs its own.
+            let moved = record.path != current.path && !record.isUnlinked
+            record.markerIsStale = moved
+            state.inodes[current.number] = record
+            return moved
+        }
+        if movedAway {
+            try? await store.delete(marker)
+            try? recordPendingUpload(current.number)
+            queue.schedule(current.number, bytes: 0, immediately: true)
+            return .uploaded
+        }
+        finishPending(current.number)
         return .uploaded
     }
 
@@ -342,7 +389,7 @@ extension FileSystem {
         let hasRecord = state.withLock { $0.inodes[inode]?.journalID != nil }
         guard hasRecord else { return }
         try recordPendingUpload(inode)
-        if let size = state.withLock({ $0.inodes[inode]?.staged?.size }) { queue.schedule(inode, bytes: size) }
+        queue.schedule(inode, bytes: state.withLock { $0.inodes[inode]?.staged?.size } ?? 0)
     }
 
     /// Stops a pending upload that is no longer wanted (unlinked, or replaced by a rename over it).
@@ -364,19 +411,22 @@ extension FileSystem {
         guard let journal else { return }
         let pending: (InodeRecord, String)? = state.withLock { state in
             guard var record = state.inodes[inode], record.hasPendingUpload, !record.isUnlinked,
-                  record.staged != nil else { return nil }
+                  record.staged != nil || record.type == .directory else { return nil }
             let id = record.journalID ?? UUID().uuidString.lowercased()
             record.journalID = id
             state.inodes[inode] = record
             return (record, id)
         }
-        guard let (current, id) = pending, let staged = current.staged else { return }
+        guard let (current, id) = pending else { return }
         var metadata = uploadMetadata(current)
         metadata.contentHints = [:]
         let expected: ExpectedObject = current.etag.map { .version(etag: $0) } ?? .absent
-        let entry = JournalRecord(id: id, mount: options.mountIdentity, key: key(of: current.path), expected: expected,
-                                  stagingPath: staged.path, file: staged.persistentState,
-                                  metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path))
+        // A directory's record is its marker's: no staging file, a key ending in "/".
+        let contentType = current.type == .directory ? Self.directoryContentType : ContentTypes.guess(for: current.path)
+        let entry = JournalRecord(id: id, mount: options.mountIdentity, key: uploadKey(of: current),
+                                  expected: expected, stagingPath: current.staged?.path ?? "",
+                                  file: current.staged?.persistentState ?? .empty,
+                                  metadata: metadata.userMetadata(), contentType: contentType)
         do {
             try journal.write(entry)
         } catch {

@@ -131,6 +131,14 @@ public final class FileSystem: Sendable {
     /// The listing prefix (and marker key) of the directory at `path`.
     func directoryPrefix(of path: String) -> String { path.isEmpty ? options.prefix : options.prefix + path + "/" }
 
+    /// The key an inode's upload writes: the object of a file or symlink, the marker of a directory.
+    func uploadKey(of record: InodeRecord) -> String {
+        record.type == .directory ? directoryPrefix(of: record.path) : key(of: record.path)
+    }
+
+    /// The Content-Type of directory markers (as s3fs writes them).
+    static let directoryContentType = "application/x-directory"
+
     /// A copy of an inode's record.
     func record(_ inode: UInt64) throws(FSError) -> InodeRecord {
         guard let record = state.withLock({ $0.inodes[inode] }) else { throw FSError(ESTALE, "inode \(inode) is unknown") }
@@ -190,7 +198,7 @@ public final class FileSystem: Sendable {
             if let number = state.byPath[path], var existing = state.inodes[number],
                existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
-                if !(existing.staged?.isDirty ?? false) && !existing.isLocalOnly && existing.changedAt < fetchedAt {
+                if !existing.hasPendingUpload && existing.changedAt < fetchedAt {
                     existing.type = type
                     existing.etag = etag
                     existing.metadata = metadata

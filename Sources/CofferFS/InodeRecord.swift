@@ -37,15 +37,20 @@ struct InodeRecord {
     var cachedETag: String?
     /// The name of the file's journal record while it has changes waiting for upload.
     var journalID: String?
+    /// A directory's marker object (`dir/`) must be written: its mode, owner or times changed here and are not in
+    /// S3 yet. (A directory made here and never uploaded is `isLocalOnly`.)
+    var markerIsStale = false
 
-    /// True when the file has changes not in S3: new and never uploaded, or written since its last upload.
-    var hasPendingUpload: Bool { isLocalOnly || (staged?.isDirty ?? false) }
+    /// True when the inode has changes not in S3: new and never uploaded, written since its last upload, or (a
+    /// directory) metadata its marker does not carry yet.
+    var hasPendingUpload: Bool { isLocalOnly || (staged?.isDirty ?? false) || markerIsStale }
 
     /// Ends the record's pending upload: returns its journal record's id (to remove) and, when no handle has the
     /// file open, its staging file (to discard), both cleared here.
     mutating func endPendingUpload() -> (journalID: String?, staged: StagedFile?) {
         let id = journalID
         journalID = nil
+        markerIsStale = false
         guard openCount == 0 else { return (id, nil) }
         defer { staged = nil }
         return (id, staged)

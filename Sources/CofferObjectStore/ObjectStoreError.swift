@@ -39,4 +39,14 @@ public enum ObjectStoreError: Error, Sendable, Equatable, CustomStringConvertibl
         case .unreadable(let m): return "unreadable: \(m)"
         }
     }
+
+    /// True when the store could not be reached or was overloaded (throttling, network errors, 5xx answers after
+    /// retries): the request may well succeed later, and says nothing about the object.
+    public var isUnavailable: Bool {
+        switch self {
+        case .throttled, .transport: return true
+        case .service(_, _, let status): return status >= 500
+        default: return false
+        }
+    }
 }

@@ -19,11 +19,12 @@ public struct JournalRecord: Sendable, Equatable, Codable {
     public var id: String
     /// The mount that wrote it (bucket and prefix): a mount replays only its own records.
     public var mount: String
-    /// The object key to upload to (the file's latest name).
+    /// The object key to upload to (the file's latest name). A key ending in "/" is a directory's marker: a
+    /// zero-byte object with no staging file.
     public var key: String
     /// What the upload may replace.
     public var expected: ExpectedObject
-    /// The staging file holding the data.
+    /// The staging file holding the data; empty for a directory marker.
     public var stagingPath: String
     /// Which bytes of the staging file are the file's (see `StagedFileState`).
     public var file: StagedFileState
@@ -33,6 +34,9 @@ public struct JournalRecord: Sendable, Equatable, Codable {
     public var contentType: String?
     /// When the record was written.
     public var recordedAt: Date
+
+    /// True when the record is a directory's marker (its key ends in "/").
+    public var isDirectoryMarker: Bool { key.hasSuffix("/") }
 
     /// A record from its parts.
     public init(id: String, mount: String, key: String, expected: ExpectedObject, stagingPath: String,

@@ -25,6 +25,9 @@ public struct StagedFileState: Sendable, Equatable, Codable {
         self.dirty = dirty
     }
 
+    /// No bytes: the state of a journal record without data (a directory marker).
+    public static let empty = StagedFileState(size: 0, base: nil, baseLimit: 0, present: [], dirty: [])
+
     static func pairs(_ set: ByteRangeSet) -> [[UInt64]] { set.ranges.map { [$0.lowerBound, $0.upperBound] } }
 
     static func set(_ pairs: [[UInt64]]) -> ByteRangeSet {

@@ -125,6 +125,71 @@ struct WriteBackTests {
         await recovered.shutdown()
     }
 
+    @Test func aDirectorysMarkerIsOnePutWithItsFinalModeAndTimes() async throws {
+        let (fs, store, cache) = try Self.make()
+        store.resetCounts()
+        // rsync: mkdir, files inside, then the directory's mode and times at the end.
+        let dir = try await fs.mkdir(parent: Self.root, name: "photos", mode: 0o700, caller: Self.me).attributes.inode
+        try await FileSystemTests.writeFile(fs, dir, "a.jpg", [1, 2, 3])
+        let mtime = Timestamp(seconds: 1_500_000_000, nanoseconds: 0)
+        _ = try await fs.setattr(dir, AttributeChanges(mode: 0o750), handle: nil, caller: Self.me)
+        _ = try await fs.setattr(dir, AttributeChanges(mtime: .at(mtime)), handle: nil, caller: Self.me)
+        #expect(store.requestCount(.put, .copy, .delete) == 0, "nothing is sent before the upload")
+        #expect(try await FileSystemTests.names(fs, Self.root).filter { !$0.hasPrefix(".") } == ["photos"],
+                "a pending directory is listed")
+        #expect(try await fs.getattr(dir).0.mode == FileMode.directory | 0o750)
+        #expect(Self.journalRecords(cache).count == 2)
+        try await fs.fsyncDirectory(Self.root)
+        #expect(store.requestCount(.put) == 2, "the marker and the file")
+        let marker = try #require(store.peek("photos/"))
+        #expect(marker.info.contentType == "application/x-directory")
+        let metadata = POSIXMetadata(userMetadata: marker.info.metadata)
+        #expect(metadata.mode == FileMode.directory | 0o750)
+        #expect(metadata.mtime == mtime)
+        #expect(store.peek("photos/a.jpg")?.bytes == [1, 2, 3])
+        #expect(Self.journalRecords(cache).isEmpty)
+        // A later chmod of the uploaded directory is one more PUT of its marker, at the queue's time.
+        _ = try await fs.setattr(dir, AttributeChanges(mode: 0o755), handle: nil, caller: Self.me)
+        #expect(store.requestCount(.put) == 2)
+        try await fs.fsyncDirectory(dir)
+        #expect(store.requestCount(.put) == 3)
+        #expect(POSIXMetadata(userMetadata: try #require(store.peek("photos/")).info.metadata).mode
+                == FileMode.directory | 0o755)
+        await fs.shutdown()
+    }
+
+    @Test func aDirectoryMadeAndRemovedOrRenamedBeforeUploadCostsOnlyItsChecks() async throws {
+        let (fs, store, cache) = try Self.make()
+        store.resetCounts()
+        _ = try await fs.mkdir(parent: Self.root, name: "tmp", mode: 0o755, caller: Self.me)
+        try await fs.rmdir(parent: Self.root, name: "tmp")
+        _ = try await fs.mkdir(parent: Self.root, name: "old", mode: 0o755, caller: Self.me)
+        try await fs.rename(parent: Self.root, name: "old", newParent: Self.root, newName: "new", mode: .replace)
+        await fs.shutdown()
+        #expect(store.requestCount(.put) == 1)
+        #expect(store.requestCount(.copy, .delete) == 0)
+        #expect(store.keys == ["new/"])
+        #expect(Self.journalRecords(cache).isEmpty)
+    }
+
+    @Test func aPendingDirectoryMarkerIsWrittenAfterACrash() async throws {
+        let store = InMemoryObjectStore(minimumPartSize: 1024)
+        let (crashed, _, cache) = try Self.make(store: store)
+        _ = try await crashed.recoverPendingUploads()
+        let dir = try await crashed.mkdir(parent: Self.root, name: "docs", mode: 0o711, caller: Self.me).attributes.inode
+        try await FileSystemTests.writeFile(crashed, dir, "readme", Array("hi".utf8))
+        crashed.stopWithoutUploading()
+        #expect(store.keys.isEmpty)
+        let (recovered, _, _) = try Self.make(store: store, cache: cache)
+        let summary = try await recovered.recoverPendingUploads()
+        #expect(summary.found == 2 && summary.uploaded == 2, "\(summary)")
+        #expect(store.keys == ["docs/", "docs/readme"])
+        #expect(POSIXMetadata(userMetadata: try #require(store.peek("docs/")).info.metadata).mode
+                == FileMode.directory | 0o711)
+        #expect(Self.journalRecords(cache).isEmpty)
+        await recovered.shutdown()
+    }
+
     @Test func aSecondMountOnTheSameCacheDirectoryIsRefused() async throws {
         let (first, store, cache) = try Self.make()
         _ = try await first.recoverPendingUploads()

@@ -10,6 +10,8 @@ public final class MotoServer: @unchecked Sendable {
     public let endpoint: String
     /// The file where every request is logged (see `requests()`).
     public let logPath: String
+    /// While this file exists the server answers matching requests with errors (see `injectFaults`).
+    public let faultFilePath: String
     private let process: ScriptProcess
 
     /// Starts a server and waits until it answers.
@@ -21,7 +23,9 @@ public final class MotoServer: @unchecked Sendable {
         let log = FileManager.default.temporaryDirectory
             .appendingPathComponent("coffer-moto-\(UUID().uuidString).tsv").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "{port}", "--log", log, "--watch-parent"]
+        let faults = log + ".faults"
+        var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "{port}", "--log", log, "--watch-parent",
+                         "--fault-file", faults]
         if let authActions { arguments += ["--auth-actions", "\(authActions)"] }
         if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
         do {
@@ -34,6 +38,7 @@ public final class MotoServer: @unchecked Sendable {
             throw error
         }
         logPath = log
+        faultFilePath = faults
         port = process.port
         endpoint = "http://127.0.0.1:\(port)"
     }
@@ -44,6 +49,18 @@ public final class MotoServer: @unchecked Sendable {
     public func stop() {
         process.stop()
         try? FileManager.default.removeItem(atPath: logPath)
+        try? FileManager.default.removeItem(atPath: faultFilePath)
+    }
+
+    /// From now on, requests whose path or query contains `matching` are answered with `status` (503 SlowDown,
+    /// 500 InternalError) without reaching the store, until `endFaults()`.
+    public func injectFaults(status: Int = 503, matching: String) throws {
+        try "\(status) \(matching)\n".write(toFile: faultFilePath, atomically: true, encoding: .utf8)
+    }
+
+    /// Serves every request again.
+    public func endFaults() {
+        try? FileManager.default.removeItem(atPath: faultFilePath)
     }
 
     /// Every request logged so far, oldest first.
