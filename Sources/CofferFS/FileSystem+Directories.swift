@@ -112,10 +112,11 @@ extension FileSystem {
             if let staged = record.staged { attributes.size = staged.size }
             entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
         }
-        // Files and directories created here whose objects do not exist yet.
+        // Files and directories with changes not uploaded yet: created here (no object yet), or changed here while
+        // another client removed their object (the upload will meet that as a conflict).
         let pending: [InodeRecord] = state.withLock { state in
             state.inodes.values.filter {
-                $0.isLocalOnly && !$0.isUnlinked && Names.parentPath($0.path) == directory.path && !$0.path.isEmpty
+                $0.hasPendingUpload && !$0.isUnlinked && Names.parentPath($0.path) == directory.path && !$0.path.isEmpty
             }
         }
         for record in pending.sorted(by: { $0.path < $1.path }) {
@@ -314,7 +315,8 @@ extension FileSystem {
     func exists(_ path: String) async throws(FSError) -> Bool {
         let now = Self.monotonicNow()
         let local: Bool? = state.withLock { state in
-            if let number = state.byPath[path], let record = state.inodes[number], !record.isUnlinked { return true }
+            if let number = state.byPath[path], let record = state.inodes[number], !record.isUnlinked,
+               record.hasPendingUpload || record.validUntil > now { return true }
             if let until = state.negative[path], until > now { return false }
             let parent = Names.parentPath(path)
             if let listing = state.listings[parent], listing.validUntil > now {

@@ -54,8 +54,7 @@ extension FileSystem {
     }
 
     /// Uploads every pending file under the directory `inode` (every one for the root), and the directory's own
-    /// marker, and returns the first
-    /// error: fsync of a directory, and how `coffer unmount` waits for the queue.
+    /// marker, and returns the first error: fsync of a directory, and how `coffer unmount` waits for the queue.
     public func fsyncDirectory(_ inode: UInt64) async throws(FSError) {
         let directory = try record(inode)
         let pending: [UInt64] = state.withLock { state in
@@ -130,6 +129,13 @@ extension FileSystem {
                                                                reason: "\(storeError)"))
             }
             if case .baseChanged(let message) = error {
+                // The upload copied unchanged parts from the base, which another host replaced. When every byte is
+                // here all the same, the changes are complete and are kept like any conflict; otherwise the bytes
+                // they need are gone from S3.
+                if (try? await staged.markEntirelyDirty()) != nil {
+                    return .conflict(try await keepConflictingCopy(current, staged: staged, metadata: putOptions,
+                                                                   reason: message))
+                }
                 return .conflict(try keepIncompleteVersion(current, staged: staged, reason: message))
             }
             let failure = Self.uploadFailure(error, path: current.path)
@@ -261,13 +267,25 @@ extension FileSystem {
     private func keepConflictingCopy(_ current: InodeRecord, staged: StagedFile, metadata: PutOptions,
                                      reason: String) async throws(FSError) -> FSError {
         let originalKey = key(of: current.path)
-        let conflictPath = Names.child(Names.parentPath(current.path),
-                                       Self.conflictName(for: Names.baseName(current.path), host: options.hostName))
-        let conflictKey = key(of: conflictPath)
+        let now = Date()
+        var conflictPath = ""
+        var conflictKey = ""
         var options = metadata
         options.condition = .doesNotExist
-        do {
-            _ = try await uploader.send(staged, as: conflictKey, options: options)
+        do throws(WriteBackError) {
+            // A name no object has: a second conflict of the same file within a second gets "-2", and so on.
+            for attempt in 1...100 {
+                conflictPath = Names.child(Names.parentPath(current.path),
+                                           Self.conflictName(for: Names.baseName(current.path), host: self.options.hostName,
+                                                             at: now, attempt: attempt))
+                conflictKey = key(of: conflictPath)
+                do throws(WriteBackError) {
+                    _ = try await uploader.send(staged, as: conflictKey, options: options)
+                    break
+                } catch .store(.preconditionFailed, _) where attempt < 100 {
+                    continue
+                }
+            }
         } catch {
             record(ConflictRecord(key: originalKey, keptAs: nil, at: Date(), reason: reason))
             logger.error("another host changed the file and this mount's version could not be stored under a conflict name either; it stays staged and journaled",
@@ -321,7 +339,9 @@ extension FileSystem {
             record.etag = nil
             record.validUntil = 0
             record.cachedETag = nil
-            if record.openCount == 0 { record.staged = nil }
+            // Even for a file still open: its changes were reported as failed and are in lost+found, so they must
+            // never be uploaded later. Further writes start again from the other host's version.
+            record.staged = nil
             state.inodes[current.number] = record
             state.listings[Names.parentPath(current.path)] = nil
         }
@@ -341,14 +361,15 @@ extension FileSystem {
         }
     }
 
-    /// `NAME.conflict-HOST-20261203T101500Z`, shortened to fit a 255-byte name.
-    static func conflictName(for name: String, host: String, at date: Date = Date()) -> String {
+    /// `NAME.conflict-HOST-20261203T101500Z` (`-2`, `-3`… appended for later attempts), shortened to fit a
+    /// 255-byte name.
+    static func conflictName(for name: String, host: String, at date: Date = Date(), attempt: Int = 1) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         let safeHost = String(host.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(64))
-        let suffix = ".conflict-\(safeHost)-\(formatter.string(from: date))"
+        let suffix = ".conflict-\(safeHost)-\(formatter.string(from: date))" + (attempt > 1 ? "-\(attempt)" : "")
         var stem = name
         while stem.utf8.count + suffix.utf8.count > Names.maximumLength { stem.removeLast() }
         return stem + suffix
@@ -383,11 +404,13 @@ extension FileSystem {
         try journalOrder.withLock { (_: inout Void) throws(FSError) in try writeJournalRecord(inode) }
     }
 
-    /// Rewrites the journal record of a pending file after its name or metadata changed, and pushes its upload
-    /// back; nothing for a file without one (it is still open: its close writes it).
+    /// Rewrites the journal record of a pending file after its name, size or metadata changed, and pushes its
+    /// upload back; a file still open without a record gets one at its close.
     func updatePendingUpload(_ inode: UInt64) throws(FSError) {
-        let hasRecord = state.withLock { $0.inodes[inode]?.journalID != nil }
-        guard hasRecord else { return }
+        let needsRecord = state.withLock { state in
+            state.inodes[inode].map { $0.journalID != nil || $0.openCount == 0 } ?? false
+        }
+        guard needsRecord else { return }
         try recordPendingUpload(inode)
         queue.schedule(inode, bytes: state.withLock { $0.inodes[inode]?.staged?.size } ?? 0)
     }

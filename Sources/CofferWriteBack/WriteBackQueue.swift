@@ -127,7 +127,11 @@ public final class WriteBackQueue: Sendable {
     /// Forgets file `id`: it was uploaded by its owner directly (fsync), removed, or its changes were dropped.
     public func remove(_ id: UInt64) {
         let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let uploading = state.entries[id]?.uploading ?? false
             state.entries[id] = nil
+            // Removed by the upload the queue itself runs (its owner found the file clean at the end): the attempt's
+            // outcome, a conflict included, settles the drains waiting for it when it returns.
+            if uploading { return [] }
             return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
         }
         for waiter in resumed { waiter.resume() }
@@ -223,7 +227,8 @@ public final class WriteBackQueue: Sendable {
         let now = Self.now()
         let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard var entry = state.entries[id] else {
-                return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
+                let failure: String? = if case .conflict(let message) = outcome { message } else { nil }
+                return Self.settle(id, failure: failure, in: &state, limit: settings.maxPendingBytes)
             }
             entry.uploading = false
             switch outcome {
