@@ -6,11 +6,10 @@ set -euo pipefail
 APT_PACKAGES=(
   fuse3 libfuse3-dev libcurl4-openssl-dev libssl-dev pkgconf
   rsync attr curl ca-certificates python3 python3-pip psmisc
-  s3fs rclone fio time
+  s3fs rclone fio time libsqlite3-dev
 )
-PIP_PACKAGES=(
-  "moto[server]" boto3 awscli s3cmd aws-encryption-sdk aws-encryption-sdk-cli
-)
+# PyPI packages, pinned: scripts/requirements.txt.
+REQUIREMENTS="$(dirname "$0")/requirements.txt"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -28,16 +27,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
+# Every pinned requirement must be installed at exactly its version (extras such as [server] are checked through
+# the packages they pull in, which are pinned too).
+installed=$("$PYTHON" -m pip freeze --disable-pip-version-check 2>/dev/null | tr '[:upper:]' '[:lower:]' | tr '_' '-')
 pip_missing=()
-for p in "${PIP_PACKAGES[@]}"; do
-  name=${p%%[*}
-  if ! "$PYTHON" -m pip show "$name" >/dev/null 2>&1; then pip_missing+=("$p"); fi
-done
-# moto[server] needs flask; pip show moto succeeds without the extra, so check flask too.
-if ! "$PYTHON" -c 'import flask, flask_cors' >/dev/null 2>&1; then pip_missing+=("moto[server]"); fi
+while read -r line; do
+  case "$line" in ''|'#'*) continue ;; esac
+  pin=$(printf '%s' "${line%%#*}" | sed 's/\[[^]]*\]//' | tr '[:upper:]' '[:lower:]' | tr '_' '-' | tr -d ' ')
+  if ! printf '%s\n' "$installed" | grep -qx -- "$pin"; then pip_missing+=("$pin"); fi
+done < "$REQUIREMENTS"
 if [ ${#pip_missing[@]} -gt 0 ]; then
-  echo "install-deps: installing PyPI packages: ${pip_missing[*]}"
-  "$PYTHON" -m pip install -q --disable-pip-version-check "${pip_missing[@]}" 2>&1 | grep -v -i "running pip as the 'root' user" || true
+  echo "install-deps: installing pinned PyPI packages (scripts/requirements.txt): ${pip_missing[*]}"
+  "$PYTHON" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" 2>&1 \
+    | grep -v -i "running pip as the 'root' user" || true
 fi
 
 if ! command -v moto_server >/dev/null 2>&1; then
