@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         // Hashes, HMAC and random bytes over OpenSSL's EVP API.
@@ -44,13 +45,17 @@ let package = Package(
         .target(name: "CofferCache", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
         // Write side: files staged on local disk and their upload (single PUT or parallel multipart).
         .target(name: "CofferWriteBack", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        // Metadata that outlives a mount: S3's answers about objects in a SQLite database, valid while unchanged.
+        .target(name: "CofferMetadata", dependencies: [
+            "CSQLite", "CofferObjectStore", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Envelope encryption of file contents: objects as AWS Encryption SDK messages, decrypted by frames.
         .target(name: "CofferEncryption", dependencies: [
             "CofferCrypto", "CofferObjectStore", .product(name: "Logging", package: "swift-log"),
         ]),
         // The filesystem core: POSIX semantics over any ObjectStore.
         .target(name: "CofferFS", dependencies: [
-            "CofferObjectStore", "CofferCache", "CofferWriteBack", "CofferEncryption",
+            "CofferObjectStore", "CofferCache", "CofferWriteBack", "CofferEncryption", "CofferMetadata",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The FUSE adapter: libfuse's low-level callbacks translated into CofferFS calls.
@@ -76,6 +81,7 @@ let package = Package(
                     exclude: ["Resources"]),
         .testTarget(name: "CofferCacheTests", dependencies: ["CofferCache", "CofferObjectStore", "CofferTestSupport"]),
         .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferMetadataTests", dependencies: ["CofferMetadata", "CofferObjectStore", "CofferTestSupport"]),
         .testTarget(name: "CofferFSTests", dependencies: [
             "CofferFS", "CofferObjectStore", "CofferEncryption", "CofferCrypto", "CofferTestSupport",
         ]),

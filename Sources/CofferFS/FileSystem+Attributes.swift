@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import Foundation
 
@@ -87,8 +88,15 @@ extension FileSystem {
             let objectKey = key(of: current.path)
             let contentType = current.type == .symlink ? "application/octet-stream" : ContentTypes.guess(for: current.path)
             do {
+                let started = Date()
                 etag = try await copyOntoItself(objectKey, size: current.attributes.size, sourceETag: sourceETag,
                                                 metadata: metadata, contentType: contentType)
+                if encryption == nil {
+                    metadataCache?.rememberWrite(
+                        of: ObjectInfo(key: objectKey, size: current.attributes.size, etag: etag, lastModified: started,
+                                       contentType: contentType, metadata: metadata.userMetadata()),
+                        startedAt: started, endedAt: Date())
+                }
             } catch {
                 throw FSError.from(error, "COPY \(objectKey) (metadata update)")
             }

@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import Foundation
 
@@ -51,6 +52,7 @@ extension FileSystem {
     /// created here but not uploaded yet. Keys that cannot be file names are skipped with a warning; a file that has
     /// the name of a directory is shadowed by it.
     func listDirectory(_ directory: InodeRecord) async throws(FSError) -> [DirectoryEntry] {
+        let listedAt = Self.monotonicNow()
         let prefix = directoryPrefix(of: directory.path)
         var directories: [String] = []
         var files: [ObjectSummary] = []
@@ -100,14 +102,19 @@ extension FileSystem {
             children[name] = true
             entries.append(DirectoryEntry(name: name, attributes: record.attributes, nextOffset: UInt64(entries.count + 1)))
         }
+        // Objects the metadata cache knows unchanged need no HEAD.
+        let known = metadataCache?.info(matching: files) ?? [:]
+        var summaries: [String: ObjectSummary] = [:]
         for object in files {
             let name = String(object.key.dropFirst(prefix.count))
             if directoryNames.contains(name) {
                 logger.warning("object is shadowed by a directory of the same name", metadata: ["key": "\(object.key)"])
                 continue
             }
-            let record = registerListed(path: Names.child(directory.path, name), type: .regular, summary: object)
+            let record = registerListed(path: Names.child(directory.path, name), type: .regular, summary: object,
+                                        cached: known[object.key], listedAt: listedAt)
             children[name] = false
+            summaries[name] = object
             var attributes = record.attributes
             if let staged = record.staged { attributes.size = staged.size }
             entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
@@ -127,7 +134,7 @@ extension FileSystem {
             if let staged = record.staged { attributes.size = staged.size }
             entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
         }
-        let listing = CachedListing(children: children, validUntil: expiry)
+        let listing = CachedListing(children: children, validUntil: expiry, objects: summaries)
         let large = pages > 1
         state.withLock { state in
             state.listings[directory.path] = listing
@@ -137,9 +144,19 @@ extension FileSystem {
     }
 
     /// The inode of a name seen in a listing. A known inode keeps its metadata while its ETag is unchanged; a new
-    /// one gets default attributes, marked stale so that getattr or readdirplus fetches its metadata.
-    func registerListed(path: String, type: FileType, summary: ObjectSummary?) -> InodeRecord {
-        state.withLock { state in
+    /// one gets default attributes, marked stale so that getattr or readdirplus fetches its metadata — unless the
+    /// metadata cache knows the object unchanged (`cached`): then it gets that metadata, current.
+    /// - Parameter listedAt: when the LIST request was sent; a record changed here since keeps its own state.
+    func registerListed(path: String, type: FileType, summary: ObjectSummary?, cached: ObjectInfo? = nil,
+                        listedAt: Double = 0) -> InodeRecord {
+        if let cached, let summary {
+            let metadata = POSIXMetadata(userMetadata: cached.metadata)
+            let kind: FileType = Self.type(of: metadata) == .symlink ? .symlink : type
+            return register(path: path, type: kind, etag: summary.etag, size: summary.size,
+                            lastModified: Timestamp(summary.lastModified), metadata: metadata, countLookup: false,
+                            fetchedAt: listedAt)
+        }
+        return state.withLock { state in
             if let number = state.byPath[path], var existing = state.inodes[number],
                existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
@@ -212,6 +229,7 @@ extension FileSystem {
             return
         }
         guard let info else { return }
+        if record.type != .directory { metadataCache?.remember(info) }
         let metadata = POSIXMetadata(userMetadata: info.metadata)
         let type: FileType = record.type == .directory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
         _ = register(path: record.path, type: type, etag: info.etag, size: info.size,

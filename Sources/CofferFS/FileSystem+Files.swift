@@ -4,12 +4,13 @@ import Foundation
 
 extension FileSystem {
     public func open(_ inode: UInt64, flags: OpenFlags) async throws(FSError) -> OpenFile {
-        let current = try record(inode)
+        var current = try record(inode)
         switch current.type {
         case .directory: throw .isDirectory(current.path)
         case .symlink: throw FSError(ELOOP, "\(current.path) is a symlink")
         case .regular: break
         }
+        if try await revalidateBeforeOpening(current) { current = try record(inode) }
         if flags.write || flags.truncate {
             try requireWritable("open \(current.path) for writing")
             let staged = try stagedFile(for: current)
@@ -75,6 +76,31 @@ extension FileSystem {
         }
         touchDirectory(parent)
         return (entry(for: record), OpenFile(handle: handle))
+    }
+
+    /// Close-to-open consistency: a file nobody has open here, without local changes, whose attributes are older
+    /// than the metadata TTL is checked with one HEAD before it is opened, so that a process opening it after
+    /// another host closed it reads that host's version. Returns true when the record was refreshed. While S3 is
+    /// unreachable the file opens as last known.
+    private func revalidateBeforeOpening(_ current: InodeRecord) async throws(FSError) -> Bool {
+        guard current.openCount == 0, !current.hasPendingUpload, current.staged == nil, !current.isUnlinked,
+              current.validUntil <= Self.monotonicNow() else { return false }
+        let started = Self.monotonicNow()
+        let remote: RemoteObject?
+        do {
+            remote = try await resolve(current.path, knownDirectory: false)
+        } catch where error.isUnavailable {
+            return false
+        }
+        guard let remote, remote.type != .directory else {
+            removeName(current.path)
+            throw .notFound(current.path)
+        }
+        let updated = register(path: current.path, type: remote.type, etag: remote.etag, size: remote.size,
+                               lastModified: remote.lastModified, metadata: remote.metadata, countLookup: false,
+                               fetchedAt: started)
+        if updated.etag != current.etag { cache.invalidate(key: key(of: current.path)) }
+        return true
     }
 
     public func read(_ inode: UInt64, handle: UInt64, offset: UInt64, count: Int) async throws(FSError) -> [UInt8] {
@@ -191,6 +217,7 @@ extension FileSystem {
         if !target.isLocalOnly {
             do {
                 try await store.delete(key(of: path))
+                metadataCache?.forget(key(of: path))
             } catch {
                 throw FSError.from(error, "DELETE \(key(of: path))")
             }

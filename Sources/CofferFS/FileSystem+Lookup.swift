@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import Foundation
 
@@ -55,7 +56,9 @@ extension FileSystem {
         do throws(FSError) {
             switch listed {
             case .some(nil): throw FSError.notFound(path)
-            case .some(.some(let isDirectory)): remote = try await resolve(path, knownDirectory: isDirectory)
+            case .some(.some(let isDirectory)):
+                let summary = state.withLock { $0.listings[directory.path]?.objects[name] }
+                remote = try await resolve(path, knownDirectory: isDirectory, listed: summary)
             case .none: remote = try await resolveThroughListing(path, parent: directory.path)
             }
         } catch where error.isUnavailable {
@@ -187,9 +190,12 @@ extension FileSystem {
             return try await resolve(path)
         }
         let children = childNames(of: page, under: parentPrefix)
-        state.withLock { $0.listings[parent] = CachedListing(children: children, validUntil: expiry) }
+        let objects = listedObjects(of: page, under: parentPrefix)
+        state.withLock {
+            $0.listings[parent] = CachedListing(children: children, validUntil: expiry, objects: objects)
+        }
         guard let isDirectory = children[Names.baseName(path)] else { return nil }
-        return try await resolve(path, knownDirectory: isDirectory)
+        return try await resolve(path, knownDirectory: isDirectory, listed: objects[Names.baseName(path)])
     }
 
     /// The children of `parent` as this mount last knew them, however old: its last listing, or none at all for a
@@ -203,8 +209,12 @@ extension FileSystem {
         }
     }
 
-    /// What S3 says of a name a fresh listing already placed: one HEAD (the object, or the directory's marker).
-    func resolve(_ path: String, knownDirectory: Bool) async throws(FSError) -> RemoteObject? {
+    /// What S3 says of a name a fresh listing already placed: one HEAD (the object, or the directory's marker), or
+    /// none for a file the metadata cache knows unchanged from what the listing showed of it (`listed`).
+    func resolve(_ path: String, knownDirectory: Bool, listed: ObjectSummary? = nil) async throws(FSError) -> RemoteObject? {
+        if !knownDirectory, let listed, let info = metadataCache?.info(matching: listed) {
+            return try await fileObject(.success(info), key: listed.key, remember: false)
+        }
         if knownDirectory {
             let prefix = directoryPrefix(of: path)
             do {
@@ -228,11 +238,12 @@ extension FileSystem {
     }
 
     /// A file or symlink from its HEAD answer; nil when there is no such object.
-    private func fileObject(_ head: Result<ObjectInfo, ObjectStoreError>, key fileKey: String) async throws(FSError)
-        -> RemoteObject?
-    {
+    /// - Parameter remember: keep a HEAD answer in the metadata cache.
+    private func fileObject(_ head: Result<ObjectInfo, ObjectStoreError>, key fileKey: String,
+                            remember: Bool = true) async throws(FSError) -> RemoteObject? {
         switch head {
         case .success(let info):
+            if remember { metadataCache?.remember(info) }
             let metadata = POSIXMetadata(userMetadata: info.metadata)
             return RemoteObject(type: Self.type(of: metadata) == .symlink ? .symlink : .regular, etag: info.etag,
                                 size: info.size, lastModified: Timestamp(info.lastModified), metadata: metadata,
@@ -255,6 +266,16 @@ extension FileSystem {
         case .failure(let error):
             throw FSError.from(error, "HEAD \(fileKey)")
         }
+    }
+
+    /// What a LIST page shows of each file directly under `prefix`, by name.
+    func listedObjects(of page: ListPage, under prefix: String) -> [String: ObjectSummary] {
+        var objects: [String: ObjectSummary] = [:]
+        for object in page.objects where object.key != prefix {
+            let name = object.key.dropFirst(prefix.count)
+            if Names.problem(with: name) == nil { objects[String(name)] = object }
+        }
+        return objects
     }
 
     /// The names a listing page shows under `prefix`, true for directories; keys that cannot be names are left out

@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import CofferWriteBack
 import Foundation
@@ -38,6 +39,7 @@ extension FileSystem {
         } catch {
             throw CacheDirectoryError(description: error.description)
         }
+        openMetadataCache()
         var summary = RecoverySummary()
         guard let journal else { return summary }
         let contents = journal.load(mount: options.mountIdentity)
@@ -92,6 +94,17 @@ extension FileSystem {
         return summary
     }
 
+    /// Opens the persistent metadata cache (`CACHE/metadata.sqlite`) when it is on. With encryption it stays off:
+    /// listings show the stored message's size, HEAD answers the file's, so rows would never match.
+    private func openMetadataCache() {
+        guard options.metadataCacheEntries > 0, encryption == nil else { return }
+        let directory = options.cacheDirectory.hasSuffix("/") ? String(options.cacheDirectory.dropLast())
+            : options.cacheDirectory
+        let cache = ObjectMetadataCache.open(path: directory + "/metadata.sqlite", mount: options.mountIdentity,
+                                             maxEntries: options.metadataCacheEntries, logger: logger)
+        persistentMetadata.withLock { $0 = cache }
+    }
+
     /// Registers a recovered record as a pending inode at `path`: a file with its staged data, or a directory
     /// whose marker is still to be written (`staged` nil).
     private func adopt(_ entry: JournalRecord, path: String, staged: StagedFile?) -> UInt64 {
@@ -137,7 +150,7 @@ extension FileSystem {
 
     /// Moves a recovered inode's record and data to lost+found and forgets the inode.
     private func moveToLostAndFound(_ inode: UInt64, reason: String) {
-        guard let journal, let current = state.withLock({ $0.inodes[inode] }), let id = current.journalID,
+        guard journal != nil, let current = state.withLock({ $0.inodes[inode] }), let id = current.journalID,
               current.staged != nil || current.type == .directory else { return }
         var metadata = uploadMetadata(current)
         metadata.contentHints = [:]
@@ -179,6 +192,7 @@ extension FileSystem {
     /// simulate a crash inside one process.
     public func stopWithoutUploading() {
         queue.stop()
+        persistentMetadata.withLock { $0 = nil }
         cacheLock.withLock { $0 = nil }
     }
 }

@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import Foundation
 import CofferWriteBack
@@ -89,11 +90,20 @@ extension FileSystem {
             _ = try await uploadOrThrow(inode)
         } else if let etag = source.etag {
             let copied: String
+            let started = Date()
             do {
                 copied = try await copyObject(from: oldKey, to: newKey, size: source.attributes.size, sourceETag: etag,
                                               metadata: .copy, condition: options.noOverwrite ? .doesNotExist : nil)
             } catch {
                 throw FSError.from(error, "COPY \(oldKey) to \(newKey)")
+            }
+            // The copy carries the source's metadata: known when this mount read or wrote it within the TTL.
+            if encryption == nil, source.validUntil > Self.monotonicNow() {
+                metadataCache?.rememberWrite(
+                    of: ObjectInfo(key: newKey, size: source.attributes.size, etag: copied, lastModified: started,
+                                   contentType: ContentTypes.guess(for: oldPath),
+                                   metadata: uploadMetadata(source).userMetadata()),
+                    startedAt: started, endedAt: Date())
             }
             let staged: StagedFile? = state.withLock { state in
                 state.inodes[inode]?.etag = copied
@@ -110,6 +120,7 @@ extension FileSystem {
         } catch {
             throw FSError.from(error, "DELETE \(oldKey) after copying it to \(newKey)")
         }
+        metadataCache?.forget(oldKey)
         cache.invalidate(key: oldKey)
     }
 

@@ -1,3 +1,4 @@
+import CofferMetadata
 import CofferObjectStore
 import CofferWriteBack
 import Foundation
@@ -76,8 +77,9 @@ extension FileSystem {
         if let firstError { throw firstError }
     }
 
-    /// Uploads everything pending (unmount, SIGTERM). What cannot be uploaded stays staged and journaled, and is
-    /// uploaded by the next mount with the same cache directory.
+    /// Uploads everything pending (unmount, SIGTERM), then closes the metadata cache and releases the cache
+    /// directory. What cannot be uploaded stays staged and journaled, and is uploaded by the next mount with the
+    /// same cache directory.
     public func shutdown() async {
         let pending: [UInt64] = state.withLock { state in
             state.inodes.values.filter { $0.hasPendingUpload && !$0.isUnlinked }.map(\.number)
@@ -95,6 +97,9 @@ extension FileSystem {
             }
         }
         queue.stop()
+        // The end of the mount: the metadata cache is closed and the cache directory free for the next mount.
+        persistentMetadata.withLock { $0 = nil }
+        cacheLock.withLock { $0 = nil }
     }
 
     // MARK: - Upload
@@ -121,6 +126,7 @@ extension FileSystem {
                                     condition: condition)
         let etag: String
         let stored: [String: String]
+        let started = Date()
         do {
             (etag, stored) = try await uploader.send(staged, as: objectKey, options: putOptions)
         } catch {
@@ -144,6 +150,10 @@ extension FileSystem {
             throw failure
         }
         cache.invalidate(key: objectKey)
+        metadataCache?.rememberWrite(
+            of: ObjectInfo(key: objectKey, size: staged.size, etag: etag, lastModified: started,
+                           contentType: putOptions.contentType, metadata: stored),
+            startedAt: started, endedAt: Date())
         let name = Names.baseName(current.path)
         let parent = Names.parentPath(current.path)
         let movedTo: String? = state.withLock { state in
@@ -157,6 +167,7 @@ extension FileSystem {
             record.cachedETag = nil
             state.inodes[inode] = record
             state.listings[parent]?.children[name] = false
+            state.listings[parent]?.objects[name] = nil
             // A directory rename during the upload moved the file: the object landed at the old name.
             return record.path != current.path && !record.isUnlinked ? record.path : nil
         }
@@ -176,10 +187,15 @@ extension FileSystem {
         let marker = directoryPrefix(of: current.path)
         let metadata = uploadMetadata(current)
         var etag: String?
+        let started = Date()
         do {
             etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
                 metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
                 condition: options.noOverwrite ? .doesNotExist : nil))
+            metadataCache?.rememberWrite(
+                of: ObjectInfo(key: marker, size: 0, etag: etag ?? "", lastModified: started,
+                               contentType: Self.directoryContentType, metadata: metadata.userMetadata()),
+                startedAt: started, endedAt: Date())
         } catch .preconditionFailed where options.noOverwrite {
             // Another host made the directory first; its marker stays.
             etag = nil

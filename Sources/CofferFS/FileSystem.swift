@@ -1,5 +1,6 @@
 import CofferCache
 import CofferEncryption
+import CofferMetadata
 import CofferObjectStore
 import CofferWriteBack
 import Foundation
@@ -42,6 +43,12 @@ public final class FileSystem: Sendable {
     let conflicts = Mutex<(total: Int, recent: [ConflictRecord])>((0, []))
     /// The cache directory's lock, taken by `recoverPendingUploads`, held while mounted.
     let cacheLock = Mutex<CacheDirectoryLock?>(nil)
+    /// S3's answers about objects kept on disk (`options.metadataCacheEntries`), opened by `recoverPendingUploads`
+    /// once this mount holds the cache directory; nil when off.
+    let persistentMetadata = Mutex<ObjectMetadataCache?>(nil)
+
+    /// The metadata cache, when it is on.
+    var metadataCache: ObjectMetadataCache? { persistentMetadata.withLock { $0 } }
 
     struct State {
         var inodes: [UInt64: InodeRecord] = [:]

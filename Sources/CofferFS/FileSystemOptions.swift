@@ -43,15 +43,21 @@ public struct FileSystemOptions: Sendable {
     public var mountIdentity: String
     /// This host's name in conflict file names.
     public var hostName: String
+    /// Objects whose metadata is kept on disk (`CACHE/metadata.sqlite`, `--metadata-cache-entries`) so that
+    /// listings need no HEAD for objects they show unchanged, across remounts; 0 keeps none. The library's default
+    /// is 0; `coffer mount`'s is 250,000.
+    public var metadataCacheEntries: Int
 
-    /// Options with the defaults of `coffer mount`, except `writeBackDelay` (0 here: upload at close).
+    /// Options with the defaults of `coffer mount`, except `writeBackDelay` (0 here: upload at close) and
+    /// `metadataCacheEntries` (0 here: no database).
     public init(prefix: String = "", defaultUID: UInt32 = 0, defaultGID: UInt32 = 0, defaultFileMode: UInt32 = 0o644,
                 defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
                 readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
                 partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30,
                 readCacheCapacity: Int = 256 << 20, writeBackDelay: Double = 0,
                 maxPendingUploadBytes: UInt64 = 1 << 30, backgroundUploads: Int = 16,
-                conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost") {
+                conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost",
+                metadataCacheEntries: Int = 0) {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -72,6 +78,7 @@ public struct FileSystemOptions: Sendable {
         self.conflictPolicy = conflictPolicy
         self.mountIdentity = mountIdentity.isEmpty ? "prefix:" + self.prefix : mountIdentity
         self.hostName = hostName
+        self.metadataCacheEntries = max(0, metadataCacheEntries)
     }
 }
 

@@ -82,4 +82,7 @@ struct CachedListing {
     var children: [String: Bool]
     /// Monotonic expiry.
     var validUntil: Double
+    /// What the listing showed of each file (ETag, size, Last-Modified), by name: what the metadata cache is
+    /// checked against.
+    var objects: [String: ObjectSummary] = [:]
 }

@@ -29,6 +29,7 @@ struct MountCommand: AsyncParsableCommand {
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
               path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N
               write_back_delay=SECONDS  max_dirty_mib=N  on_conflict=keep-both|overwrite
+              metadata_cache_entries=N
               fsname=NAME  prefix=P/  log_file=PATH
               encryption_key_file=PATH  kms_key_id=ID  kms_endpoint=URL
               encryption=required|migrate  encryption_context=K=V
@@ -113,6 +114,11 @@ struct MountCommand: AsyncParsableCommand {
         "MiB of closed files waiting for upload above which writers wait for uploads (default 1024).",
         valueName: "MiB"))
     var maxDirtyMiB: String?
+
+    @Option(name: .customLong("metadata-cache-entries"), help: ArgumentHelp(
+        "Objects whose metadata is kept in CACHE/metadata.sqlite, so that listings need no HEAD for objects they "
+            + "show unchanged, after a remount too (default 250000; 0 turns it off).", valueName: "N"))
+    var metadataCacheEntries: String?
 
     @Option(name: .customLong("on-conflict"), help: ArgumentHelp(
         "When another host changed a file since this mount read it: keep-both (default: its object stays, this "
@@ -232,7 +238,7 @@ struct MountCommand: AsyncParsableCommand {
             noOverwrite: settings.noOverwrite, readCacheCapacity: settings.readCacheMiB << 20,
             writeBackDelay: settings.writeBackDelay, maxPendingUploadBytes: UInt64(settings.maxDirtyMiB) << 20,
             conflictPolicy: settings.conflictPolicy, mountIdentity: "s3://\(settings.bucket)/\(settings.prefix)",
-            hostName: ProcessInfo.processInfo.hostName)
+            hostName: ProcessInfo.processInfo.hostName, metadataCacheEntries: settings.metadataCacheEntries)
         let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
         let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
@@ -301,6 +307,10 @@ struct MountCommand: AsyncParsableCommand {
         }
         if let maxDirtyMiB { settings.maxDirtyMiB = try MountSettings.dirtyLimit(maxDirtyMiB, option: "--max-dirty-mib") }
         if let onConflict { settings.conflictPolicy = try MountSettings.conflictPolicy(onConflict) }
+        if let metadataCacheEntries {
+            settings.metadataCacheEntries = try MountSettings.entryCount(metadataCacheEntries,
+                                                                          option: "--metadata-cache-entries")
+        }
         if let endpointURL = s3.endpointURL { settings.endpointURL = endpointURL }
         if let region = s3.region { settings.region = region }
         if let profile = s3.profile { settings.profile = profile }

@@ -25,6 +25,8 @@ struct MountSettings: Equatable {
     var writeBackDelay: Double = 1.5
     /// MiB of closed files waiting for upload above which writers wait (`--max-dirty-mib`, `-o max_dirty_mib=`).
     var maxDirtyMiB = 1024
+    /// Objects whose metadata the on-disk cache keeps (`--metadata-cache-entries`, `-o metadata_cache_entries=`).
+    var metadataCacheEntries = 250_000
     /// What an upload does when another host changed the object (`--on-conflict`, `-o on_conflict=`).
     var conflictPolicy: ConflictPolicy = .keepBoth
     var fileSystemName: String?
@@ -107,6 +109,7 @@ struct MountSettings: Equatable {
         case "no_overwrite": noOverwrite = true
         case "write_back_delay": writeBackDelay = try Self.seconds(try required(), option: name)
         case "max_dirty_mib": maxDirtyMiB = try Self.dirtyLimit(try required(), option: name)
+        case "metadata_cache_entries": metadataCacheEntries = try Self.entryCount(try required(), option: name)
         case "on_conflict": conflictPolicy = try Self.conflictPolicy(try required())
         case "path_style", "use_path_request_style": pathStyle = true
         case "fsname": fileSystemName = try required()
@@ -184,6 +187,12 @@ struct MountSettings: Equatable {
         return value
     }
 
+    /// A number of metadata cache entries: a whole number, 0 (off) to 100,000,000.
+    static func entryCount(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), value >= 0, value <= 100_000_000 else { throw .invalidEntryCount(option, text) }
+        return value
+    }
+
     /// `keep-both` or `overwrite`.
     static func conflictPolicy(_ text: String) throws(MountSettingsError) -> ConflictPolicy {
         guard let policy = ConflictPolicy(rawValue: text) else { throw .invalidConflictPolicy(text) }
@@ -224,6 +233,7 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case missingValue(String)
     case invalidMode(String, String)
     case invalidNumber(String, String)
+    case invalidEntryCount(String, String)
     case unknownUser(String)
     case unknownGroup(String)
     case endpointNotURL(String)
@@ -241,6 +251,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
         case .missingValue(let name): return "mount option \(name) needs a value: \(name)=..."
         case .invalidMode(let name, let text): return "\(name)=\(text) is not an octal mode such as 0644"
         case .invalidNumber(let name, let text): return "\(name)=\(text) is not a number of seconds (>= 0)"
+        case .invalidEntryCount(let name, let text):
+            return "\(name)=\(text) is not a number of entries (0 to 100000000; 0 turns the cache off)"
         case .unknownUser(let name): return "no user named \(name) (give a name from /etc/passwd or a number)"
         case .unknownGroup(let name): return "no group named \(name) (give a name from /etc/group or a number)"
         case .endpointNotURL(let text):

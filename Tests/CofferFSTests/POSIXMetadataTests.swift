@@ -19,6 +19,29 @@ struct POSIXMetadataTests {
                                           mtime: ts(1_700_000_000), ctime: ts(1_700_000_001)))
     }
 
+    // MARK: - AWS (FSx for Lustre, Amazon File Cache, S3 File Gateway)
+
+    @Test func readsTheAWSConventionWithNanosecondsAndMilliseconds() {
+        let metadata = POSIXMetadata(userMetadata: [
+            "file-permissions": "0100664", "file-owner": "1001", "file-group": "1002",
+            "file-mtime": "1700000000123456789ns", "file-atime": "1700000000500", "file-ctime": "-1500ns",
+        ])
+        #expect(metadata == POSIXMetadata(mode: 0o100664, uid: 1001, gid: 1002, atime: ts(1_700_000_000, 500_000_000),
+                                          mtime: ts(1_700_000_000, 123_456_789), ctime: ts(-1, 999_998_500)))
+        #expect(POSIXMetadata(userMetadata: ["file-permissions": "040755"]).mode == 0o40755)
+    }
+
+    @Test func s3fsHeadersWinOverTheAWSConventionAndBadAWSValuesAreIgnored() {
+        let metadata = POSIXMetadata(userMetadata: [
+            "mode": "33188", "file-permissions": "0100600", "mtime": "1600000000", "file-mtime": "1700000000000ns",
+            "file-owner": "abc", "file-atime": "12x",
+        ])
+        #expect(metadata.mode == 0o100644)
+        #expect(metadata.mtime == ts(1_600_000_000))
+        #expect(metadata.uid == nil)
+        #expect(metadata.atime == nil)
+    }
+
     @Test(arguments: [("16877", UInt32(0o40755)), ("41471", 0o120777), ("33261", 0o100755), ("4516", 0o10644)])
     func readsS3FSModesOfEveryType(text: String, mode: UInt32) {
         #expect(POSIXMetadata(userMetadata: ["mode": text]).mode == mode)

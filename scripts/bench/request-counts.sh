@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Counts the S3 requests Coffer makes for three metadata operations, from a local moto server's request log:
+# Counts the S3 requests Coffer makes for metadata operations, from a local moto server's request log:
 #   `ls -l` of a directory of N objects uploaded with boto3 (no metadata, no markers), one `stat` of an uncached
-#   name, and a second `rsync -a` of a tree that has not changed. Request counts do not depend on machine noise.
+#   name, a second `rsync -a` of a tree that has not changed, and `ls -l` and `rsync -a` again after a remount with
+#   the same cache directory (the metadata cache). Request counts do not depend on machine noise.
 # Usage: scripts/bench/request-counts.sh [N]   (default 2000). Builds the debug binary. Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,3 +49,10 @@ echo "lookup of an uncached name:           $(summary)"
 rsync -a "$work/tree/" "$work/mnt/tree/"
 sleep 1.1; : > "$log"; rsync -a "$work/tree/" "$work/mnt/tree/"
 echo "second rsync -a of 150 files, 4 dirs: $(summary)"
+"$coffer" unmount "$work/mnt"
+"$coffer" mount s3://counts "$work/mnt" --endpoint-url "http://127.0.0.1:$port" --cache-dir "$work/cache" \
+  --log-file "$work/coffer.log"
+: > "$log"; ls -l "$work/mnt/many" > /dev/null
+echo "ls -l of $count objects, remounted:   $(summary)"
+: > "$log"; rsync -a "$work/tree/" "$work/mnt/tree/"
+echo "rsync -a again, remounted:            $(summary)"

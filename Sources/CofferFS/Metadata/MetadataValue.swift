@@ -61,6 +61,27 @@ enum MetadataValue {
         decimalTimestamp(text) ?? RFC3339.timestamp(trimmed(text))
     }
 
+    /// The AWS convention of FSx for Lustre, Amazon File Cache and S3 File Gateway (`file-mtime` and its
+    /// siblings): an integer count of nanoseconds since the epoch ending in `ns`, or of milliseconds without it.
+    static func epochCount(_ text: String) -> Timestamp? {
+        var digits = trimmed(text)
+        let perSecond: Int64
+        if digits.hasSuffix("ns") {
+            digits = digits.dropLast(2)
+            perSecond = 1_000_000_000
+        } else {
+            perSecond = 1_000
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let count = Int64(digits) else { return nil }
+        var seconds = count / perSecond
+        var remainder = count % perSecond
+        if remainder < 0 {
+            seconds -= 1
+            remainder += perSecond
+        }
+        return Timestamp(seconds: seconds, nanoseconds: UInt32(remainder * (1_000_000_000 / perSecond)))
+    }
+
     /// Decimal seconds: `-?[0-9]+(\.[0-9]+)?`.
     static func decimalTimestamp(_ text: String) -> Timestamp? {
         var rest = trimmed(text)

@@ -5,10 +5,13 @@
 /// as if it were absent (the next source is tried), never a crash:
 ///
 /// - mode: `mode` (s3fs, rclone, geesefs), `s3cmd-attrs` `mode`, `permissions` (s3sync),
-///   `goog-reserved-posix-mode` (GCS, octal);
-/// - uid, gid: `uid`/`gid`, `s3cmd-attrs` `uid`/`gid`, `owner`/`group` (s3sync), `goog-reserved-posix-uid`/`-gid`;
-/// - mtime: `mtime` (s3fs, rclone), `s3cmd-attrs` `mtime`, `goog-reserved-file-mtime` (GCS), `gcsfuse_mtime`;
-/// - atime, ctime: `atime`/`ctime`, `s3cmd-attrs` `atime`/`ctime`;
+///   `goog-reserved-posix-mode` (GCS, octal), `file-permissions` (FSx for Lustre, Amazon File Cache, S3 File
+///   Gateway: octal type and permission bits, `0100664`);
+/// - uid, gid: `uid`/`gid`, `s3cmd-attrs` `uid`/`gid`, `owner`/`group` (s3sync), `goog-reserved-posix-uid`/`-gid`,
+///   `file-owner`/`file-group` (AWS);
+/// - mtime: `mtime` (s3fs, rclone), `s3cmd-attrs` `mtime`, `goog-reserved-file-mtime` (GCS), `gcsfuse_mtime`,
+///   `file-mtime` (AWS: nanoseconds since the epoch with an `ns` suffix, milliseconds without);
+/// - atime, ctime: `atime`/`ctime`, `s3cmd-attrs` `atime`/`ctime`, `file-atime`/`file-ctime` (AWS);
 /// - xattrs: `xattr` (s3fs `-o use_xattr`, see `S3FSXattrs`).
 ///
 /// Ambiguities, and how they are resolved:
@@ -79,15 +82,18 @@ public struct POSIXMetadata: Sendable, Equatable {
 
         self.init(
             mode: first(MetadataValue.mode, metadata["mode"], s3cmd["mode"], metadata["permissions"])
-                ?? first(MetadataValue.octalMode, metadata["goog-reserved-posix-mode"]),
+                ?? first(MetadataValue.octalMode, metadata["goog-reserved-posix-mode"], metadata["file-permissions"]),
             uid: first(MetadataValue.id, metadata["uid"], s3cmd["uid"], metadata["owner"],
-                       metadata["goog-reserved-posix-uid"]),
+                       metadata["goog-reserved-posix-uid"], metadata["file-owner"]),
             gid: first(MetadataValue.id, metadata["gid"], s3cmd["gid"], metadata["group"],
-                       metadata["goog-reserved-posix-gid"]),
-            atime: first(MetadataValue.timestamp, metadata["atime"], s3cmd["atime"]),
+                       metadata["goog-reserved-posix-gid"], metadata["file-group"]),
+            atime: first(MetadataValue.timestamp, metadata["atime"], s3cmd["atime"])
+                ?? first(MetadataValue.epochCount, metadata["file-atime"]),
             mtime: first(MetadataValue.timestamp, metadata["mtime"], s3cmd["mtime"],
-                         metadata["goog-reserved-file-mtime"], metadata["gcsfuse_mtime"]),
-            ctime: first(MetadataValue.timestamp, metadata["ctime"], s3cmd["ctime"]),
+                         metadata["goog-reserved-file-mtime"], metadata["gcsfuse_mtime"])
+                ?? first(MetadataValue.epochCount, metadata["file-mtime"]),
+            ctime: first(MetadataValue.timestamp, metadata["ctime"], s3cmd["ctime"])
+                ?? first(MetadataValue.epochCount, metadata["file-ctime"]),
             xattrs: metadata["xattr"].map(S3FSXattrs.decode) ?? [:])
         contentHints = metadata.filter { $0.key.hasPrefix(Self.contentHintPrefix) }
     }
