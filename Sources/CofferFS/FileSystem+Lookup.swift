@@ -166,9 +166,9 @@ extension FileSystem {
     /// What S3 says of a name whose parent has no fresh listing: the parent's first LIST page first, kept as its
     /// listing when it is the whole directory; then one HEAD only if the name is in it. A name that is not there
     /// (every new file `rsync` or `cp` makes) costs that one LIST, and the next names of the directory nothing
-    /// while the listing is fresh. In a directory of more than one page, the one-round-trip `resolve` is used.
+    /// while the listing is fresh. In a directory of more than one page, each name is probed on its own (`probe`).
     func resolveThroughListing(_ path: String, parent: String) async throws(FSError) -> RemoteObject? {
-        if state.withLock({ $0.largeDirectories.contains(parent) }) { return try await resolve(path) }
+        if state.withLock({ $0.largeDirectories.contains(parent) }) { return try await probe(path) }
         let parentPrefix = directoryPrefix(of: parent)
         let page: ListPage
         do {
@@ -187,7 +187,7 @@ extension FileSystem {
         }
         guard !page.isTruncated else {
             state.withLock { _ = $0.largeDirectories.insert(parent) }
-            return try await resolve(path)
+            return try await probe(path)
         }
         let children = childNames(of: page, under: parentPrefix)
         let objects = listedObjects(of: page, under: parentPrefix)
@@ -196,6 +196,26 @@ extension FileSystem {
         }
         guard let isDirectory = children[Names.baseName(path)] else { return nil }
         return try await resolve(path, knownDirectory: isDirectory, listed: objects[Names.baseName(path)])
+    }
+
+    /// What S3 says of one name in a directory of more than one LIST page: a LIST of the keys that begin with the
+    /// name's key (delimiter `/`) shows the object and the directory `name/` if they exist, with the object's ETag,
+    /// size and Last-Modified. A name that is not there — every new file made in a large directory — costs that
+    /// one request; a file then costs a HEAD unless the metadata cache knows it, a directory its marker's HEAD.
+    /// When the page is cut short before showing `name/`, the three-request `resolve` decides.
+    func probe(_ path: String) async throws(FSError) -> RemoteObject? {
+        let fileKey = key(of: path)
+        let request = ListRequest(prefix: fileKey, delimiter: "/", maxKeys: 1000)
+        let page: ListPage
+        do {
+            page = try await store.list(request)
+        } catch {
+            throw FSError.from(error, "LIST \(fileKey)")
+        }
+        if page.commonPrefixes.contains(fileKey + "/") { return try await resolve(path, knownDirectory: true) }
+        if page.isTruncated { return try await resolve(path) }
+        guard let object = page.objects.first(where: { $0.key == fileKey }) else { return nil }
+        return try await resolve(path, knownDirectory: false, listed: object)
     }
 
     /// The children of `parent` as this mount last knew them, however old: its last listing, or none at all for a

@@ -83,6 +83,13 @@ public final class WriteBackQueue: Sendable {
         var drains: [Drain] = []
         var isStopped = false
         var isRunning = false
+        /// When the sleeping loop wakes by itself (monotonic seconds); nil while it runs. A file due no earlier
+        /// need not wake it.
+        var plannedWake: Double?
+        /// A wake-up came while the loop was running: its next sleep returns at once.
+        var wakeRequested = false
+        /// Counts the loop's sleeps, so that the timer of a sleep that was cut short wakes no later one.
+        var sleepNumber: UInt64 = 0
         var pendingBytes: UInt64 { entries.values.reduce(0) { $0 + $1.bytes } }
     }
 
@@ -114,14 +121,17 @@ public final class WriteBackQueue: Sendable {
     /// quiet (at once with `immediately`). Scheduling a file again pushes its upload back.
     public func schedule(_ id: UInt64, bytes: UInt64, immediately: Bool = false) {
         let now = Self.now()
-        state.withLock { state in
+        let wake = state.withLock { state -> Bool in
             var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now)
             entry.bytes = bytes
             entry.generation += 1
             entry.due = immediately ? now : now + settings.delay
             state.entries[id] = entry
+            // Only an earlier deadline than the loop's own, or backpressure, needs the loop now: a burst of closes
+            // (rsync: several per file) must not run it once each.
+            return state.plannedWake.map { entry.due < $0 } ?? true || state.pendingBytes > settings.maxPendingBytes
         }
-        wakeLoop()
+        if wake { wakeLoop() }
     }
 
     /// Forgets file `id`: it was uploaded by its owner directly (fsync), removed, or its changes were dropped.
@@ -199,10 +209,12 @@ public final class WriteBackQueue: Sendable {
             let now = Self.now()
             let (starts, nextDue, stopped) = state.withLock { state -> ([(UInt64, UInt64)], Double?, Bool) in
                 if state.isStopped { return ([], nil, true) }
+                state.plannedWake = nil
                 var running = state.entries.values.filter(\.uploading).count
                 var starts: [(UInt64, UInt64)] = []
-                for (id, entry) in state.entries.sorted(by: { $0.value.due < $1.value.due })
-                where !entry.uploading && entry.due <= now && running < settings.concurrency {
+                // Only the due entries are ordered (most of a long queue is waiting for its delay).
+                let due = state.entries.filter { !$0.value.uploading && $0.value.due <= now }
+                for (id, entry) in due.sorted(by: { $0.value.due < $1.value.due }) where running < settings.concurrency {
                     state.entries[id]?.uploading = true
                     starts.append((id, entry.generation))
                     running += 1
@@ -277,12 +289,31 @@ public final class WriteBackQueue: Sendable {
 
     /// Sleeps until `deadline` (monotonic seconds; at most a second when nil) or until woken.
     private func sleep(until deadline: Double?) async {
-        let seconds = max(0, min(deadline.map { $0 - Self.now() } ?? 1, 1))
+        let now = Self.now()
+        let seconds = max(0, min(deadline.map { $0 - now } ?? 1, 1))
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            state.withLock { $0.wake = continuation }
+            let number = state.withLock { state -> UInt64? in
+                if state.wakeRequested || state.isStopped {
+                    state.wakeRequested = false
+                    return nil
+                }
+                state.sleepNumber += 1
+                state.wake = continuation
+                state.plannedWake = now + seconds
+                return state.sleepNumber
+            }
+            guard let number else {
+                continuation.resume()
+                return
+            }
             Task.detached { [self] in
                 try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9) + 1_000_000)
-                wakeLoop()
+                let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    guard state.sleepNumber == number else { return nil }
+                    defer { state.wake = nil }
+                    return state.wake
+                }
+                waiting?.resume()
             }
         }
     }
@@ -290,6 +321,7 @@ public final class WriteBackQueue: Sendable {
     private func wakeLoop() {
         let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
             defer { state.wake = nil }
+            if state.wake == nil { state.wakeRequested = true }
             return state.wake
         }
         waiting?.resume()
