@@ -46,7 +46,7 @@ extension FileSystem {
         }
         let staged: StagedFile
         do {
-            staged = try StagedFile(directory: options.cacheDirectory, base: nil, store: store)
+            staged = try StagedFile(directory: options.cacheDirectory, base: nil, store: store, pool: stagingPool)
         } catch {
             throw FSError(EIO, "cannot stage \(path) in \(options.cacheDirectory): \(error)")
         }
@@ -267,7 +267,7 @@ extension FileSystem {
         let base = current.etag.map { BaseObject(key: key(of: current.path), etag: $0, size: current.attributes.size) }
         let created: StagedFile
         do {
-            created = try StagedFile(directory: options.cacheDirectory, base: base, store: store)
+            created = try StagedFile(directory: options.cacheDirectory, base: base, store: store, pool: stagingPool)
         } catch {
             throw FSError(EIO, "cannot stage \(current.path) in \(options.cacheDirectory): \(error)")
         }

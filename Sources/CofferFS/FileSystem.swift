@@ -41,6 +41,8 @@ public final class FileSystem: Sendable {
     let journalOrder = Mutex<Void>(())
     /// Conflicts met by uploads of this mount, newest last.
     let conflicts = Mutex<(total: Int, recent: [ConflictRecord])>((0, []))
+    /// Emptied staging files for reuse (creating files is slow on a cache disk with many recent deletions).
+    let stagingPool: StagingFilePool
     /// The cache directory's lock, taken by `recoverPendingUploads`, held while mounted.
     let cacheLock = Mutex<CacheDirectoryLock?>(nil)
     /// S3's answers about objects kept on disk (`options.metadataCacheEntries`), opened by `recoverPendingUploads`
@@ -79,6 +81,7 @@ public final class FileSystem: Sendable {
         self.options = options
         self.logger = logger
         self.cache = BlockCache(store: contents, capacity: options.readCacheCapacity, logger: logger)
+        self.stagingPool = StagingFilePool(directory: options.cacheDirectory)
         self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
                                  concurrency: options.uploadConcurrency,
                                  encoder: encryption.map { EncryptingUploadEncoder(encryptor: FileEncryptor(configuration: $0)) },

@@ -3,13 +3,16 @@ import Foundation
 /// The write-back journal: one file per pending upload under `<cache>/journal/`, so that data acknowledged by
 /// close() is uploaded even after the mount process is killed.
 ///
-/// **Format and atomicity.** A record is a small JSON document (`JournalRecord`) in `journal/<id>.json`. It is
-/// written to `<id>.json.tmp` and renamed over the old one: a kill at any instant leaves the old record or the new
-/// one, never a torn one (rename is atomic). Removing a record is one unlink. One file per record means no log to
-/// compact and no shared file to corrupt: a damaged record (a torn write after a power loss, a foreign format) loses
-/// nothing else and is moved to `lost+found/` with its staging file. Records are not fsync'ed: they survive a crash
-/// of the process (the kernel has them); against a power loss, fsync(2) on the file uploads it to S3 before it
-/// returns, which is the durability promise fsync makes.
+/// **Format and atomicity.** A record is a small JSON document (`JournalRecord`) kept in `journal/<id>.rec`, a
+/// `RecordFile`: two checksummed slots rewritten alternately in place, so that a kill at any instant (or a torn
+/// write after a power loss) leaves the old record or the new one, and a rewrite (every close, chmod, utimens and
+/// rename of a pending file) costs one `pwrite`, no new inode. A record too large for a slot (a file with tens of
+/// thousands of separately written ranges) is written to `<id>.json` through a temporary file and a rename instead;
+/// earlier versions wrote every record so, and both forms are read. Removing a record is one unlink. One file per
+/// record means no log to compact and no shared file to corrupt: a damaged record loses nothing else and is moved
+/// to `lost+found/` with its staging file. Records are not fsync'ed: they survive a crash of the process (the kernel
+/// has them); against a power loss, fsync(2) on the file uploads it to S3 before it returns, which is the
+/// durability promise fsync makes.
 ///
 /// **Lost and found.** A record that can no longer be uploaded is moved, with its staging file, into
 /// `lost+found/<id>/` (`record.json`, `data`, `reason.txt`), never deleted.
@@ -48,12 +51,19 @@ public final class Journal: Sendable {
         } catch {
             throw .localIO("cannot encode the journal record of \(record.key): \(error)")
         }
-        try StagingFileIO.replaceAtomically(path(of: record.id), with: bytes)
+        if bytes.count <= RecordFile.maximumPayload {
+            try RecordFile.write(bytes, to: path(of: record.id))
+            StagingFileIO.removeIfPresent(largePath(of: record.id))
+        } else {
+            try StagingFileIO.replaceAtomically(largePath(of: record.id), with: bytes)
+            StagingFileIO.removeIfPresent(path(of: record.id))
+        }
     }
 
     /// Removes the record `id` (its upload is done or no longer wanted). A missing record is not an error.
     public func remove(id: String) {
         StagingFileIO.removeIfPresent(path(of: id))
+        StagingFileIO.removeIfPresent(largePath(of: id))
     }
 
     /// What `load` found.
@@ -73,16 +83,26 @@ public final class Journal: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        var byID: [String: JournalRecord] = [:]
         for name in names.sorted() {
             let path = directory + "/" + name
             if name.hasSuffix(".tmp") {
                 StagingFileIO.removeIfPresent(path)
                 continue
             }
-            guard name.hasSuffix(".json") else { continue }
+            guard name.hasSuffix(".rec") || name.hasSuffix(".json") else { continue }
             let record: JournalRecord
             do {
-                record = try decoder.decode(JournalRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+                let bytes: [UInt8]
+                if name.hasSuffix(".rec") {
+                    guard let payload = try RecordFile.read(path) else {
+                        throw WriteBackError.localIO("no intact version in either slot")
+                    }
+                    bytes = payload
+                } else {
+                    bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+                }
+                record = try decoder.decode(JournalRecord.self, from: Data(bytes))
             } catch {
                 let reason = "unreadable journal record: \(error)"
                 setAside(recordFile: path, reason: reason)
@@ -96,12 +116,14 @@ public final class Journal: Sendable {
                 continue
             }
             if record.mount == mount {
-                contents.records.append(record)
+                // Both forms of one record (a kill between writing one and removing the other): the newer wins.
+                if let other = byID[record.id], other.recordedAt > record.recordedAt { continue }
+                byID[record.id] = record
             } else {
                 contents.otherMounts.insert(record.stagingPath)
             }
         }
-        contents.records.sort { $0.recordedAt < $1.recordedAt }
+        contents.records = byID.values.sorted { $0.recordedAt < $1.recordedAt }
         return contents
     }
 
@@ -120,22 +142,28 @@ public final class Journal: Sendable {
             try StagingFileIO.move(record.stagingPath, to: folder + "/data")
         }
         try StagingFileIO.replaceAtomically(folder + "/reason.txt", with: Array((reason + "\n").utf8))
-        let recordPath = path(of: record.id)
-        if FileManager.default.fileExists(atPath: recordPath) {
-            try StagingFileIO.move(recordPath, to: folder + "/record.json")
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        if let json = try? encoder.encode(record) {
+            try StagingFileIO.replaceAtomically(folder + "/record.json", with: Array(json))
         }
+        remove(id: record.id)
         return folder
     }
 
     /// The path of record `id`.
-    func path(of id: String) -> String { directory + "/" + id + ".json" }
+    func path(of id: String) -> String { directory + "/" + id + ".rec" }
+
+    /// The path of record `id` when it is too large for a record file's slot.
+    func largePath(of id: String) -> String { directory + "/" + id + ".json" }
 
     private func setAside(recordFile path: String, reason: String) {
-        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let folder = lostAndFound + "/" + name
+        let url = URL(fileURLWithPath: path)
+        let folder = lostAndFound + "/" + url.deletingPathExtension().lastPathComponent
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                                  attributes: [.posixPermissions: 0o700])
-        try? StagingFileIO.move(path, to: folder + "/record.json")
+        try? StagingFileIO.move(path, to: folder + "/record." + url.pathExtension)
         try? StagingFileIO.replaceAtomically(folder + "/reason.txt", with: Array((reason + "\n").utf8))
     }
 }

@@ -17,8 +17,9 @@ import Synchronization
 /// bytes or resurrects truncated ones. Uploads of one file are serialized. All state is behind one `Mutex`; local
 /// `pread`/`pwrite` calls happen under it (short disk I/O), network requests never do.
 ///
-/// Staging files are named `coffer-staged-<UUID>` and have mode 0600. `discard()` removes one; a `StagedFile` that is
-/// released without `discard()` leaves its file in place, so staged data is never silently lost.
+/// Staging files are named `coffer-staged-<UUID>` and have mode 0600. `discard()` removes one (or empties it into a
+/// `StagingFilePool`); a `StagedFile` that is released without `discard()` leaves its file in place, so staged data
+/// is never silently lost.
 public final class StagedFile: Sendable {
     /// The largest file that can be staged: S3's largest object, 5 TiB.
     public static let maximumSize: UInt64 = 5 << 40
@@ -31,6 +32,8 @@ public final class StagedFile: Sendable {
     public let path: String
     let store: any ObjectStore
     let state: Mutex<State>
+    /// Where `discard()` leaves the emptied file for reuse; nil to remove it.
+    let pool: StagingFilePool?
 
     /// Creates a staging file (mode 0600) under `directory`.
     ///
@@ -42,14 +45,21 @@ public final class StagedFile: Sendable {
     ///   - directory: the cache directory; it must exist and be writable.
     ///   - base: the object the file starts from, or nil for a new (or truncated) file.
     ///   - store: where base ranges are fetched from.
+    ///   - pool: spare staging files to take the file from (and give it back to on `discard()`).
     /// - Throws: `.localIO` when the file cannot be created, `.tooLarge` for a base over 5 TiB.
-    public convenience init(directory: String, base: BaseObject?, store: any ObjectStore) throws(WriteBackError) {
+    public convenience init(directory: String, base: BaseObject?, store: any ObjectStore,
+                            pool: StagingFilePool? = nil) throws(WriteBackError) {
         if let base, base.size > Self.maximumSize {
             throw .tooLarge("\(base) is larger than the 5 TiB S3 allows and cannot be staged")
         }
         let separator = directory.hasSuffix("/") ? "" : "/"
         let path = directory + separator + "coffer-staged-" + UUID().uuidString
-        let fd = try StagingFileIO.create(path)
+        let fd: Int32
+        if let spare = pool?.take(as: path) {
+            fd = spare
+        } else {
+            fd = try StagingFileIO.create(path)
+        }
         if let base, base.size > 0 {
             do throws(WriteBackError) {
                 try StagingFileIO.setLength(fd, base.size, path: path)
@@ -59,14 +69,15 @@ public final class StagedFile: Sendable {
                 throw error
             }
         }
-        self.init(path: path, store: store, state: State(fd: fd, base: base))
+        self.init(path: path, store: store, state: State(fd: fd, base: base), pool: pool)
     }
 
     /// A staged file over an open staging file and its state.
-    init(path: String, store: any ObjectStore, state: State) {
+    init(path: String, store: any ObjectStore, state: State, pool: StagingFilePool? = nil) {
         self.path = path
         self.store = store
         self.state = Mutex(state)
+        self.pool = pool
     }
 
     deinit {
@@ -159,12 +170,17 @@ public final class StagedFile: Sendable {
     /// Later calls on this object throw `.discarded`. Unuploaded changes are lost, so call it only when that is
     /// intended. Removal errors are ignored: a file left behind is in the cache directory, never elsewhere.
     public func discard() {
-        state.withLock { state in
-            if state.fd >= 0 { StagingFileIO.close(state.fd) }
-            state.fd = -1
-            state.isDiscarded = true
+        let given = state.withLock { state -> Bool in
+            defer {
+                state.fd = -1
+                state.isDiscarded = true
+            }
+            guard state.fd >= 0 else { return false }
+            if let pool, !state.isDiscarded, pool.give(state.fd, path: path) { return true }
+            StagingFileIO.close(state.fd)
+            return false
         }
-        try? StagingFileIO.remove(path)
+        if !given { try? StagingFileIO.remove(path) }
     }
 
     // MARK: - Waiting for fetches

@@ -70,6 +70,14 @@ enum StagingFileIO {
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("cannot remove", path) }
     }
 
+    /// True when the open descriptor `fd` is the file at `path` (same device and inode).
+    static func isFile(_ fd: Int32, at path: String) -> Bool {
+        var open = stat()
+        var named = stat()
+        guard fstat(fd, &open) == 0, stat(path, &named) == 0 else { return false }
+        return open.st_dev == named.st_dev && open.st_ino == named.st_ino
+    }
+
     /// Removes `path` if it exists, ignoring errors (for temporary files next to a staging file).
     static func removeIfPresent(_ path: String) {
         _ = unlink(path)

@@ -28,7 +28,8 @@ struct WriteBackTests {
     }
 
     static func journalRecords(_ cache: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: cache + "/journal")) ?? []).filter { $0.hasSuffix(".json") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: cache + "/journal")) ?? [])
+            .filter { $0.hasSuffix(".rec") || $0.hasSuffix(".json") }
     }
 
     @Test func rsyncsSequenceIsOnePutWithTheFinalNameAndMetadata() async throws {
