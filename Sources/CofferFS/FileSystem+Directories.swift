@@ -337,7 +337,7 @@ extension FileSystem {
                record.hasPendingUpload || record.validUntil > now { return true }
             if let until = state.negative[path], until > now { return false }
             let parent = Names.parentPath(path)
-            if let listing = state.listings[parent], listing.validUntil > now {
+            if let listing = state.listings[parent], listing.validUntil > now || Self.isMadeHere(parent, in: state) {
                 return listing.children[Names.baseName(path)] != nil
             }
             return nil

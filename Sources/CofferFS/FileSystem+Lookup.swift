@@ -46,7 +46,8 @@ extension FileSystem {
         // A fresh listing of the parent already says whether the name exists, and as what.
         let listed: Bool?? = state.withLock { state -> Bool?? in
             if let until = state.negative[path], until > now { return .some(nil) }
-            if let listing = state.listings[directory.path], listing.validUntil > now {
+            if let listing = state.listings[directory.path],
+               listing.validUntil > now || Self.isMadeHere(directory.path, in: state) {
                 return .some(listing.children[name])
             }
             return .none
@@ -196,6 +197,15 @@ extension FileSystem {
         }
         guard let isDirectory = children[Names.baseName(path)] else { return nil }
         return try await resolve(path, knownDirectory: isDirectory, listed: objects[Names.baseName(path)])
+    }
+
+    /// True for a directory this mount made and has not uploaded yet: its listing is what this mount holds, kept
+    /// current by every change here, so lookups in it answer from that listing for as long as it stays so (rsync
+    /// fills a directory before it sets the directory's times, which uploads it). Another host can only have
+    /// made the same new name meanwhile, which the conditional upload turns into a conflict copy, not a loss.
+    static func isMadeHere(_ path: String, in state: State) -> Bool {
+        guard !path.isEmpty, let number = state.byPath[path], let record = state.inodes[number] else { return false }
+        return record.type == .directory && record.isLocalOnly && !record.isUnlinked
     }
 
     /// What S3 says of one name in a directory of more than one LIST page: a LIST of the keys that begin with the

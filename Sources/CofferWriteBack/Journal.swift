@@ -21,6 +21,8 @@ public final class Journal: Sendable {
     public let directory: String
     /// `<cache>/lost+found`.
     public let lostAndFound: String
+    /// Emptied record files for the next pending upload's record (no new inode per pending file).
+    private let spares: StagingFilePool
 
     /// The journal of `cacheDirectory`, created (mode 0700) when missing.
     /// - Throws: `.localIO` when the directories cannot be created.
@@ -37,6 +39,7 @@ public final class Journal: Sendable {
                                + "writable by this process)")
             }
         }
+        spares = StagingFilePool(directory: directory)
     }
 
     /// Writes (or replaces) `record`.
@@ -52,7 +55,9 @@ public final class Journal: Sendable {
             throw .localIO("cannot encode the journal record of \(record.key): \(error)")
         }
         if bytes.count <= RecordFile.maximumPayload {
-            try RecordFile.write(bytes, to: path(of: record.id))
+            let path = path(of: record.id)
+            if !FileManager.default.fileExists(atPath: path), let fd = spares.take(as: path) { StagingFileIO.close(fd) }
+            try RecordFile.write(bytes, to: path)
             StagingFileIO.removeIfPresent(largePath(of: record.id))
         } else {
             try StagingFileIO.replaceAtomically(largePath(of: record.id), with: bytes)
@@ -62,7 +67,13 @@ public final class Journal: Sendable {
 
     /// Removes the record `id` (its upload is done or no longer wanted). A missing record is not an error.
     public func remove(id: String) {
-        StagingFileIO.removeIfPresent(path(of: id))
+        let path = path(of: id)
+        if let fd = try? StagingFileIO.openExisting(path) {
+            if !spares.give(fd, path: path) {
+                StagingFileIO.close(fd)
+                StagingFileIO.removeIfPresent(path)
+            }
+        }
         StagingFileIO.removeIfPresent(largePath(of: id))
     }
 
@@ -95,6 +106,12 @@ public final class Journal: Sendable {
             do {
                 let bytes: [UInt8]
                 if name.hasSuffix(".rec") {
+                    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+                    if size == 0 {
+                        // A spare taken for a record that was never written (the process died in between).
+                        StagingFileIO.removeIfPresent(path)
+                        continue
+                    }
                     guard let payload = try RecordFile.read(path) else {
                         throw WriteBackError.localIO("no intact version in either slot")
                     }

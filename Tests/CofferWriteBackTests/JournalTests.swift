@@ -37,6 +37,24 @@ struct JournalTests {
         #expect(journal.load(mount: "m").records.isEmpty)
     }
 
+    @Test func aRemovedRecordsFileIsReusedByTheNextRecord() throws {
+        let cache = try ProjectPaths.temporaryDirectory("coffer-journal")
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let journal = try Journal(cacheDirectory: cache)
+        try journal.write(Self.record("one", key: "a"))
+        let inode = try #require(FileManager.default.attributesOfItem(atPath: journal.path(of: "one"))[.systemFileNumber] as? Int)
+        journal.remove(id: "one")
+        try journal.write(Self.record("two", key: "b"))
+        let reused = try #require(FileManager.default.attributesOfItem(atPath: journal.path(of: "two"))[.systemFileNumber] as? Int)
+        #expect(reused == inode)
+        #expect(journal.load(mount: "m").records.map(\.key) == ["b"], "the old record's bytes are gone")
+        // A spare taken but never written (a kill in between) is no record and no damage.
+        FileManager.default.createFile(atPath: journal.path(of: "empty"), contents: nil)
+        let contents = journal.load(mount: "m")
+        #expect(contents.unreadable.isEmpty && contents.records.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: journal.path(of: "empty")))
+    }
+
     @Test func aTornNewestSlotLeavesThePreviousVersion() throws {
         let cache = try ProjectPaths.temporaryDirectory("coffer-journal")
         defer { try? FileManager.default.removeItem(atPath: cache) }
