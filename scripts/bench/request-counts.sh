@@ -47,7 +47,7 @@ echo "stat of a name already listed:        $(summary)"
 sleep 1.1; : > "$log"; stat "$work/mnt/not-yet-seen.txt" > /dev/null 2>&1 || true
 echo "lookup of an uncached name:           $(summary)"
 rsync -a "$work/tree/" "$work/mnt/tree/"
-sleep 1.1; : > "$log"; rsync -a "$work/tree/" "$work/mnt/tree/"
+sleep 3; : > "$log"; rsync -a "$work/tree/" "$work/mnt/tree/"
 echo "second rsync -a of 150 files, 4 dirs: $(summary)"
 "$coffer" unmount "$work/mnt"
 "$coffer" mount s3://counts "$work/mnt" --endpoint-url "http://127.0.0.1:$port" --cache-dir "$work/cache" \
