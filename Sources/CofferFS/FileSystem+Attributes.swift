@@ -78,8 +78,10 @@ extension FileSystem {
             let marker = directoryPrefix(of: current.path)
             guard !current.path.isEmpty else { return }
             do {
+                let started = Date()
                 etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
                     metadata: metadata.userMetadata(), contentType: Self.directoryContentType))
+                rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started)
             } catch {
                 throw FSError.from(error, "PUT \(marker)")
             }

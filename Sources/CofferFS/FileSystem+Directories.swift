@@ -229,7 +229,7 @@ extension FileSystem {
             return
         }
         guard let info else { return }
-        if record.type != .directory { metadataCache?.remember(info) }
+        metadataCache?.remember(info)
         let metadata = POSIXMetadata(userMetadata: info.metadata)
         let type: FileType = record.type == .directory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
         _ = register(path: record.path, type: type, etag: info.etag, size: info.size,
@@ -249,9 +249,11 @@ extension FileSystem {
             let marker = directoryPrefix(of: path)
             let etag: String
             do {
+                let started = Date()
                 etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
                     metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
                     condition: options.noOverwrite ? .doesNotExist : nil))
+                rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started)
             } catch {
                 throw FSError.from(error, "PUT \(marker)")
             }

@@ -246,9 +246,12 @@ extension FileSystem {
             return try await fileObject(.success(info), key: listed.key, remember: false)
         }
         if knownDirectory {
+            if let known = try await directoryFromOwnListing(path) { return known }
             let prefix = directoryPrefix(of: path)
             do {
-                return directoryObject(marker: try await store.head(prefix))
+                let marker = try await store.head(prefix)
+                metadataCache?.remember(marker)
+                return directoryObject(marker: marker)
             } catch {
                 switch error {
                 case .notFound, .accessDenied: return directoryObject(marker: nil)
@@ -259,6 +262,33 @@ extension FileSystem {
         let fileKey = key(of: path)
         return try await fileObject(await outcome { () async throws(ObjectStoreError) in try await store.head(fileKey) },
                                     key: fileKey)
+    }
+
+    /// A directory whose marker the metadata cache knows: one LIST of the directory's own first page shows the
+    /// marker's ETag, size and Last-Modified — when they match the row, no HEAD is needed — and becomes the
+    /// directory's listing, which the lookups in it (rsync's next steps) need anyway. Nil when the cache has no row
+    /// for the marker, or the listing shows it changed or gone: the caller HEADs it.
+    private func directoryFromOwnListing(_ path: String) async throws(FSError) -> RemoteObject? {
+        let prefix = directoryPrefix(of: path)
+        guard let metadataCache, metadataCache.contains(prefix) else { return nil }
+        let page: ListPage
+        do {
+            page = try await store.list(ListRequest(prefix: prefix, delimiter: "/"))
+        } catch {
+            throw FSError.from(error, "LIST \(prefix)")
+        }
+        let children = childNames(of: page, under: prefix)
+        let objects = listedObjects(of: page, under: prefix)
+        state.withLock { state in
+            if page.isTruncated {
+                state.largeDirectories.insert(path)
+            } else if !Self.isMadeHere(path, in: state) {
+                state.listings[path] = CachedListing(children: children, validUntil: expiry, objects: objects)
+            }
+        }
+        guard let marker = page.objects.first(where: { $0.key == prefix }),
+              let info = metadataCache.info(matching: marker) else { return nil }
+        return directoryObject(marker: info)
     }
 
     /// A directory, with the metadata of its marker when it has one.

@@ -192,10 +192,7 @@ extension FileSystem {
             etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
                 metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
                 condition: options.noOverwrite ? .doesNotExist : nil))
-            metadataCache?.rememberWrite(
-                of: ObjectInfo(key: marker, size: 0, etag: etag ?? "", lastModified: started,
-                               contentType: Self.directoryContentType, metadata: metadata.userMetadata()),
-                startedAt: started, endedAt: Date())
+            if let etag { rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started) }
         } catch .preconditionFailed where options.noOverwrite {
             // Another host made the directory first; its marker stays.
             etag = nil
@@ -224,6 +221,14 @@ extension FileSystem {
         }
         finishPending(current.number)
         return .uploaded
+    }
+
+    /// Keeps a directory marker this mount just wrote (from `started` until now) in the metadata cache.
+    func rememberMarker(_ marker: String, etag: String, metadata: POSIXMetadata, startedAt started: Date) {
+        metadataCache?.rememberWrite(
+            of: ObjectInfo(key: marker, size: 0, etag: etag, lastModified: started,
+                           contentType: Self.directoryContentType, metadata: metadata.userMetadata()),
+            startedAt: started, endedAt: Date())
     }
 
     /// After a successful upload, or when nothing is left to upload: the journal record goes when the file is clean

@@ -206,6 +206,19 @@ public final class ObjectMetadataCache: Sendable {
         }
     }
 
+    /// True when a row for `key` is kept (whatever version it describes).
+    public func contains(_ key: String) -> Bool {
+        connection.withLock { connection in
+            guard !connection.failed else { return false }
+            do throws(SQLiteError) {
+                return try Self.row(key, in: &connection) != nil
+            } catch {
+                fail(&connection, error)
+                return false
+            }
+        }
+    }
+
     private struct Row {
         var etag: String
         var size: UInt64
