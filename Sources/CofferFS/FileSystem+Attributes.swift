@@ -75,15 +75,11 @@ extension FileSystem {
         let etag: String
         switch current.type {
         case .directory:
-            let marker = directoryPrefix(of: current.path)
             guard !current.path.isEmpty else { return }
             do {
-                let started = Date()
-                etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
-                    metadata: metadata.userMetadata(), contentType: Self.directoryContentType))
-                rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started)
+                etag = try await putMarker(of: current.path, metadata: metadata)
             } catch {
-                throw FSError.from(error, "PUT \(marker)")
+                throw FSError.from(error, "PUT \(directoryPrefix(of: current.path))")
             }
         case .regular, .symlink:
             guard let sourceETag = current.etag else { return }

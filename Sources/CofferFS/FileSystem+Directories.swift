@@ -246,16 +246,11 @@ extension FileSystem {
         let metadata = newMetadata(mode: FileMode.directory | (mode & ~caller.umask & FileMode.permissionMask),
                                    caller: caller, at: now)
         guard writesBack else {
-            let marker = directoryPrefix(of: path)
             let etag: String
             do {
-                let started = Date()
-                etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
-                    metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
-                    condition: options.noOverwrite ? .doesNotExist : nil))
-                rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started)
+                etag = try await putMarker(of: path, metadata: metadata, condition: options.noOverwrite ? .doesNotExist : nil)
             } catch {
-                throw FSError.from(error, "PUT \(marker)")
+                throw FSError.from(error, "PUT \(directoryPrefix(of: path))")
             }
             invalidateListing(ofParentOf: path)
             touchDirectory(directory.number)

@@ -176,8 +176,7 @@ extension FileSystem {
             let current = state.withLock { state in state.byPath[oldPath].flatMap { state.inodes[$0] } }
             if let current, !current.hasPendingUpload {
                 do {
-                    _ = try await store.put(newPrefix, body: .bytes([]), options: PutOptions(
-                        metadata: uploadMetadata(current).userMetadata(), contentType: Self.directoryContentType))
+                    _ = try await putMarker(of: newPath, metadata: uploadMetadata(current))
                 } catch {
                     throw FSError.from(error, "PUT \(newPrefix)")
                 }

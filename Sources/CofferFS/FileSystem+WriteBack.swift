@@ -187,12 +187,9 @@ extension FileSystem {
         let marker = directoryPrefix(of: current.path)
         let metadata = uploadMetadata(current)
         var etag: String?
-        let started = Date()
         do {
-            etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
-                metadata: metadata.userMetadata(), contentType: Self.directoryContentType,
-                condition: options.noOverwrite ? .doesNotExist : nil))
-            if let etag { rememberMarker(marker, etag: etag, metadata: metadata, startedAt: started) }
+            etag = try await putMarker(of: current.path, metadata: metadata,
+                                       condition: options.noOverwrite ? .doesNotExist : nil)
         } catch .preconditionFailed where options.noOverwrite {
             // Another host made the directory first; its marker stays.
             etag = nil
@@ -223,12 +220,19 @@ extension FileSystem {
         return .uploaded
     }
 
-    /// Keeps a directory marker this mount just wrote (from `started` until now) in the metadata cache.
-    func rememberMarker(_ marker: String, etag: String, metadata: POSIXMetadata, startedAt started: Date) {
+    /// Writes the marker of the directory at `path` (a zero-byte `path/` with its metadata, as s3fs does) and keeps
+    /// it in the metadata cache; returns its ETag. Every marker PUT goes through here.
+    func putMarker(of path: String, metadata: POSIXMetadata,
+                   condition: WriteCondition? = nil) async throws(ObjectStoreError) -> String {
+        let marker = directoryPrefix(of: path)
+        let started = Date()
+        let etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
+            metadata: metadata.userMetadata(), contentType: Self.directoryContentType, condition: condition))
         metadataCache?.rememberWrite(
             of: ObjectInfo(key: marker, size: 0, etag: etag, lastModified: started,
                            contentType: Self.directoryContentType, metadata: metadata.userMetadata()),
             startedAt: started, endedAt: Date())
+        return etag
     }
 
     /// After a successful upload, or when nothing is left to upload: the journal record goes when the file is clean
