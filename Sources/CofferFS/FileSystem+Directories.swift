@@ -3,30 +3,38 @@ import CofferObjectStore
 import Foundation
 
 extension FileSystem {
+    /// Opens a directory handle. Its entries are listed at the first readdir, not here.
     public func opendir(_ inode: UInt64) async throws(FSError) -> UInt64 {
         let directory = try record(inode)
         guard directory.type == .directory else { throw .notDirectory(directory.path) }
-        let entries = try await listDirectory(directory)
         return state.withLock { state in
             let handle = state.nextHandle
             state.nextHandle += 1
-            state.directories[handle] = DirectorySnapshot(inode: inode, entries: entries)
+            state.directories[handle] = DirectorySnapshot(inode: inode, entries: nil)
             return handle
         }
     }
 
     /// At most `limit` entries of an open directory from `offset` (a reply buffer holds only so many: asking for
-    /// no more keeps listing a huge directory linear). With `plus`, the attributes of every entry are made current
-    /// first, fetched concurrently for the whole directory (HEAD of files and directory markers).
+    /// no more keeps listing a huge directory linear). The first call lists the directory (one LIST pass) and keeps
+    /// that snapshot for the handle. With `plus`, the attributes of every entry are made current first, fetched
+    /// concurrently for the whole directory (HEAD of files and directory markers).
     public func readdir(_ inode: UInt64, handle: UInt64, offset: UInt64, plus: Bool = false,
                         limit: Int = .max) async throws(FSError) -> [DirectoryEntry] {
         guard var snapshot = state.withLock({ $0.directories[handle] }), snapshot.inode == inode else {
             throw .badHandle(handle)
         }
-        if plus && !snapshot.attributesFetched {
-            await refreshAttributes(of: snapshot.entries.dropFirst(2).map(\.attributes.inode))
+        if snapshot.entries == nil {
+            snapshot.entries = try await listDirectory(try record(inode))
+            let listed = snapshot
+            state.withLock { state in
+                if state.directories[handle] != nil { state.directories[handle] = listed }
+            }
+        }
+        if plus && !snapshot.attributesFetched, let listed = snapshot.entries {
+            await refreshAttributes(of: listed.dropFirst(2).map(\.attributes.inode))
             snapshot.entries = state.withLock { state in
-                snapshot.entries.map { entry in
+                listed.map { entry in
                     var updated = entry
                     if let record = state.inodes[entry.attributes.inode] {
                         updated.attributes = record.attributes
@@ -37,11 +45,14 @@ extension FileSystem {
             }
             snapshot.attributesFetched = true
             let fetched = snapshot
-            state.withLock { $0.directories[handle] = fetched }
+            state.withLock { state in
+                if state.directories[handle] != nil { state.directories[handle] = fetched }
+            }
         }
-        guard offset < UInt64(snapshot.entries.count), limit > 0 else { return [] }
+        let entries = snapshot.entries ?? []
+        guard offset < UInt64(entries.count), limit > 0 else { return [] }
         let start = Int(offset)
-        return Array(snapshot.entries[start..<(start + min(limit, snapshot.entries.count - start))])
+        return Array(entries[start..<(start + min(limit, entries.count - start))])
     }
 
     public func releasedir(_ inode: UInt64, handle: UInt64) {
@@ -88,7 +99,7 @@ extension FileSystem {
             request.continuationToken = token
         }
         let directoryNames = Set(directories)
-        var children: [String: Bool] = [:]
+        var children: [String: EntryKind] = [:]
         var entries: [DirectoryEntry] = []
         let parentInode = state.withLock { state in
             state.byPath[Names.parentPath(directory.path)] ?? Self.rootInode
@@ -99,7 +110,7 @@ extension FileSystem {
         entries.append(DirectoryEntry(name: "..", attributes: parentAttributes, nextOffset: 2))
         for name in directories {
             let record = registerListed(path: Names.child(directory.path, name), type: .directory, summary: nil)
-            children[name] = true
+            children[name] = .directory
             entries.append(DirectoryEntry(name: name, attributes: record.attributes, nextOffset: UInt64(entries.count + 1)))
         }
         // Objects the metadata cache knows unchanged need no HEAD.
@@ -113,7 +124,7 @@ extension FileSystem {
             }
             let record = registerListed(path: Names.child(directory.path, name), type: .regular, summary: object,
                                         cached: known[object.key], listedAt: listedAt)
-            children[name] = false
+            children[name] = .file
             summaries[name] = object
             var attributes = record.attributes
             if let staged = record.staged { attributes.size = staged.size }
@@ -129,7 +140,7 @@ extension FileSystem {
         for record in pending.sorted(by: { $0.path < $1.path }) {
             let name = Names.baseName(record.path)
             guard children[name] == nil else { continue }
-            children[name] = record.type == .directory
+            children[name] = EntryKind(record.type)
             var attributes = record.attributes
             if let staged = record.staged { attributes.size = staged.size }
             entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
@@ -191,50 +202,62 @@ extension FileSystem {
     /// Makes the attributes of `inodes` current: HEAD requests for all stale ones, `concurrency` at a time.
     func refreshAttributes(of inodes: [UInt64], concurrency: Int = 32) async {
         let now = Self.monotonicNow()
-        let stale: [InodeRecord] = state.withLock { state in
-            inodes.compactMap { state.inodes[$0] }.filter {
-                $0.validUntil <= now && !$0.hasPendingUpload
+        let stale: [ListedName] = state.withLock { state in
+            inodes.compactMap { state.inodes[$0] }.filter { $0.validUntil <= now && !$0.hasPendingUpload }.map {
+                ListedName(path: $0.path, type: $0.type == .directory ? .directory : .file)
             }
         }
+        await fetchAttributes(of: stale, concurrency: concurrency)
+    }
+
+    /// HEADs `names` (the object of a file, the marker of a directory), `concurrency` at a time, and registers what
+    /// each answer says, valid for the attribute TTL.
+    func fetchAttributes(of names: [ListedName], concurrency: Int = 32) async {
         await withTaskGroup(of: Void.self) { group in
             var next = 0
             func addNext() {
-                let record = stale[next]
+                let name = names[next]
                 next += 1
-                group.addTask { await self.refreshMetadata(record) }
+                group.addTask { await self.fetchMetadata(name) }
             }
-            while next < min(concurrency, stale.count) { addNext() }
+            while next < min(concurrency, names.count) { addNext() }
             while await group.next() != nil {
-                if next < stale.count { addNext() }
+                if next < names.count { addNext() }
             }
         }
     }
 
-    /// One HEAD for a listed entry: the object for a file, the marker for a directory.
-    private func refreshMetadata(_ record: InodeRecord) async {
-        let objectKey = record.type == .directory ? directoryPrefix(of: record.path) : key(of: record.path)
+    /// One HEAD for a listed name: the object for a file, the marker for a directory.
+    private func fetchMetadata(_ name: ListedName) async {
+        let isDirectory = name.type == .directory
+        let objectKey = isDirectory ? directoryPrefix(of: name.path) : key(of: name.path)
         let started = Self.monotonicNow()
-        let info: ObjectInfo?
+        let info: ObjectInfo
         do {
             info = try await store.head(objectKey)
         } catch {
-            if case .notFound = error, record.type == .directory {
-                // A directory without a marker (written by aws s3 sync): defaults, and no need to ask again soon.
-                state.withLock { $0.inodes[record.number]?.validUntil = expiry }
-            } else if case .accessDenied = error {
-                state.withLock { $0.inodes[record.number]?.validUntil = expiry }
-            } else {
+            switch error {
+            case .notFound where isDirectory, .accessDenied:
+                // A directory without a marker (written by aws s3 sync), or credentials without s3:GetObject:
+                // the defaults, and no need to ask again soon.
+                state.withLock { state in
+                    if let number = state.byPath[name.path] { state.inodes[number]?.validUntil = expiry }
+                }
+                if isDirectory, state.withLock({ $0.byPath[name.path] == nil }) {
+                    _ = register(path: name.path, type: .directory, etag: nil, size: 0, lastModified: Timestamp.now(),
+                                 metadata: POSIXMetadata(userMetadata: [:]), countLookup: false, fetchedAt: started)
+                }
+            default:
                 logger.debug("HEAD failed while listing", metadata: ["key": "\(objectKey)", "error": "\(error)"])
             }
             return
         }
-        guard let info else { return }
         metadataCache?.remember(info)
         let metadata = POSIXMetadata(userMetadata: info.metadata)
-        let type: FileType = record.type == .directory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
-        _ = register(path: record.path, type: type, etag: info.etag, size: info.size,
+        let type: FileType = isDirectory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
+        _ = register(path: name.path, type: type, etag: info.etag, size: info.size,
                      lastModified: Timestamp(info.lastModified), metadata: metadata,
-                     hasMarker: record.type == .directory, countLookup: false, fetchedAt: started)
+                     hasMarker: isDirectory, countLookup: false, fetchedAt: started)
     }
 
     /// Makes a directory. With write-back its marker (`dir/`, carrying mode, owner and times) is journaled and
@@ -261,7 +284,7 @@ extension FileSystem {
                             hasMarker: false, countLookup: true, fetchedAt: .infinity)
         let record: InodeRecord = state.withLock { state in
             state.inodes[made.number]?.isLocalOnly = true
-            state.listings[directory.path]?.children[name] = true
+            state.listings[directory.path]?.children[name] = .directory
             // New and empty: lookups in it (rsync's of every name it is about to make) need no LIST while this is fresh.
             state.listings[path] = CachedListing(children: [:], validUntil: expiry)
             return state.inodes[made.number] ?? made
@@ -273,7 +296,7 @@ extension FileSystem {
             removeName(path)
             throw error
         }
-        queue.schedule(record.number, bytes: 0)
+        scheduleUpload(record.number)
         touchDirectory(directory.number)
         return entry(for: record)
     }

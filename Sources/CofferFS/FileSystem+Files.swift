@@ -68,7 +68,7 @@ extension FileSystem {
             state.inodes[number] = record
             state.byPath[path] = number
             state.negative[path] = nil
-            state.listings[directory.path]?.children[name] = false
+            state.listings[directory.path]?.children[name] = .file
             let handle = state.nextHandle
             state.nextHandle += 1
             state.handles[handle] = OpenHandle(inode: number, flags: flags)

@@ -44,23 +44,23 @@ extension FileSystem {
         }
         if let known { return known }
         // A fresh listing of the parent already says whether the name exists, and as what.
-        let listed: Bool?? = state.withLock { state -> Bool?? in
-            if let until = state.negative[path], until > now { return .some(nil) }
+        let listed = state.withLock { state -> ListingAnswer in
+            if let until = state.negative[path], until > now { return .absent }
             if let listing = state.listings[directory.path],
                listing.validUntil > now || Self.isMadeHere(directory.path, in: state) {
-                return .some(listing.children[name])
+                return listing.children[name].map { .present($0) } ?? .absent
             }
-            return .none
+            return .unknown
         }
         let started = Self.monotonicNow()
         let remote: RemoteObject?
         do throws(FSError) {
             switch listed {
-            case .some(nil): throw FSError.notFound(path)
-            case .some(.some(let isDirectory)):
+            case .absent: throw FSError.notFound(path)
+            case .present(let kind):
                 let summary = state.withLock { $0.listings[directory.path]?.objects[name] }
-                remote = try await resolve(path, knownDirectory: isDirectory, listed: summary)
-            case .none: remote = try await resolveThroughListing(path, parent: directory.path)
+                remote = try await resolveListed(path, in: directory.path, as: kind, listed: summary)
+            case .unknown: remote = try await resolveThroughListing(path, parent: directory.path)
             }
         } catch where error.isUnavailable {
             // S3 is unreachable: a name this mount knows keeps its last known attributes.
@@ -183,8 +183,8 @@ extension FileSystem {
             // meanwhile cannot be overwritten on the strength of this answer.
             logger.debug("S3 is unavailable; answering a lookup from the last listing",
                          metadata: ["path": "\(path)", "error": "\(error)"])
-            guard let isDirectory = children[Names.baseName(path)] else { return nil }
-            return try await resolve(path, knownDirectory: isDirectory)
+            guard let kind = children[Names.baseName(path)] else { return nil }
+            return try await resolve(path, knownDirectory: kind == .directory)
         }
         guard !page.isTruncated else {
             state.withLock { _ = $0.largeDirectories.insert(parent) }
@@ -195,8 +195,76 @@ extension FileSystem {
         state.withLock {
             $0.listings[parent] = CachedListing(children: children, validUntil: expiry, objects: objects)
         }
-        guard let isDirectory = children[Names.baseName(path)] else { return nil }
-        return try await resolve(path, knownDirectory: isDirectory, listed: objects[Names.baseName(path)])
+        guard let kind = children[Names.baseName(path)] else { return nil }
+        return try await resolveListed(path, in: parent, as: kind, listed: objects[Names.baseName(path)])
+    }
+
+    /// What a directory's listing says of one name.
+    private enum ListingAnswer {
+        /// No fresh listing: S3 must be asked.
+        case unknown
+        /// Not there.
+        case absent
+        /// There, as a file or a directory.
+        case present(EntryKind)
+    }
+
+    /// `resolve` of a name the fresh listing of `directory` shows, with the names after it that would cost a HEAD
+    /// too fetched alongside (`namesToFetch`).
+    private func resolveListed(_ path: String, in directory: String, as kind: EntryKind,
+                               listed summary: ObjectSummary?) async throws(FSError) -> RemoteObject? {
+        let ahead = namesToFetch(after: Names.baseName(path), in: directory, whenFetching: kind, summary: summary,
+                                 now: Self.monotonicNow())
+        async let fetched: Void = fetchAttributes(of: ahead)
+        let remote = try await resolve(path, knownDirectory: kind == .directory, listed: summary)
+        await fetched
+        return remote
+    }
+
+    /// When looking up `name` costs a HEAD, the names listed after it in `directory` whose lookups would cost one
+    /// too, at most `limit`: they are fetched alongside, so programs that stat every name of a directory in order
+    /// (rsync, `find -ls`, `du`, `stat *`) wait for one round trip per 32 names instead of one per name.
+    private func namesToFetch(after name: String, in directory: String, whenFetching kind: EntryKind,
+                              summary: ObjectSummary?, now: Double, limit: Int = 31) -> [ListedName] {
+        let cache = metadataCache
+        switch kind {
+        case .file:
+            if let summary, cache?.info(matching: summary) != nil { return [] }
+        case .directory:
+            if cache?.contains(directoryPrefix(of: Names.child(directory, name))) ?? false { return [] }
+        }
+        let candidates: [(ListedName, ObjectSummary?)] = state.withLock { state in
+            guard let listing = state.listings[directory], listing.validUntil > now else { return [] }
+            let names = listing.children.keys.sorted()
+            var index = names.firstIndex { $0 > name } ?? names.count
+            var found: [(ListedName, ObjectSummary?)] = []
+            while index < names.count, found.count < limit * 2 {
+                let next = names[index]
+                index += 1
+                let path = Names.child(directory, next)
+                if let number = state.byPath[path], let record = state.inodes[number],
+                   record.validUntil > now || record.hasPendingUpload {
+                    continue
+                }
+                guard let type = listing.children[next] else { continue }
+                found.append((ListedName(path: path, type: type), listing.objects[next]))
+            }
+            return found
+        }
+        guard !candidates.isEmpty else { return [] }
+        // Files and directory markers the metadata cache knows unchanged need no HEAD.
+        let known = cache?.info(matching: candidates.compactMap(\.1)) ?? [:]
+        var names: [ListedName] = []
+        for (candidate, listed) in candidates where names.count < limit {
+            switch candidate.type {
+            case .file:
+                if let listed, known[listed.key] != nil { continue }
+            case .directory:
+                if cache?.contains(directoryPrefix(of: candidate.path)) ?? false { continue }
+            }
+            names.append(candidate)
+        }
+        return names
     }
 
     /// True for a directory this mount made and has not uploaded yet: its listing is what this mount holds, kept
@@ -231,7 +299,7 @@ extension FileSystem {
     /// The children of `parent` as this mount last knew them, however old: its last listing, or none at all for a
     /// directory made here whose marker is not uploaded yet (its contents are what this mount holds). Nil when
     /// nothing is known.
-    private func lastKnownChildren(of parent: String) -> [String: Bool]? {
+    private func lastKnownChildren(of parent: String) -> [String: EntryKind]? {
         state.withLock { state in
             if let listing = state.listings[parent] { return listing.children }
             if let number = state.byPath[parent], let record = state.inodes[number], record.isLocalOnly { return [:] }
@@ -338,17 +406,17 @@ extension FileSystem {
         return objects
     }
 
-    /// The names a listing page shows under `prefix`, true for directories; keys that cannot be names are left out
+    /// The names a listing page shows under `prefix`, with their kind; keys that cannot be names are left out
     /// and a directory shadows a file of the same name, as in `listDirectory`.
-    func childNames(of page: ListPage, under prefix: String) -> [String: Bool] {
-        var names: [String: Bool] = [:]
+    func childNames(of page: ListPage, under prefix: String) -> [String: EntryKind] {
+        var names: [String: EntryKind] = [:]
         for object in page.objects where object.key != prefix {
             let name = object.key.dropFirst(prefix.count)
-            if Names.problem(with: name) == nil { names[String(name)] = false }
+            if Names.problem(with: name) == nil { names[String(name)] = .file }
         }
         for common in page.commonPrefixes {
             let name = common.dropFirst(prefix.count).dropLast()
-            if Names.problem(with: name) == nil { names[String(name)] = true }
+            if Names.problem(with: name) == nil { names[String(name)] = .directory }
         }
         return names
     }

@@ -88,7 +88,7 @@ extension FileSystem {
                 summary.stillPending += 1
                 logger.warning("a recovered file could not be uploaded yet; it stays pending and is retried",
                                metadata: ["error": "\(error)"])
-                queue.schedule(inode, bytes: state.withLock { $0.inodes[inode]?.staged?.size } ?? 0, immediately: true)
+                scheduleUpload(inode, immediately: true)
             }
         }
         return summary

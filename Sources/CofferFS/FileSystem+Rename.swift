@@ -44,7 +44,7 @@ extension FileSystem {
             // The listings stay valid with the one name moved (rsync looks up the next file in them right away).
             state.withLock { state in
                 state.listings[Names.parentPath(oldPath)]?.children[Names.baseName(oldPath)] = nil
-                state.listings[Names.parentPath(newPath)]?.children[Names.baseName(newPath)] = false
+                state.listings[Names.parentPath(newPath)]?.children[Names.baseName(newPath)] = .file
             }
         }
         touchDirectory(parent)

@@ -28,9 +28,19 @@ extension FileSystem {
         try await locks.withLock(inode) { () throws(FSError) in
             try recordPendingUpload(inode)
         }
-        if let size = state.withLock({ $0.inodes[inode]?.staged?.size }) {
-            queue.schedule(inode, bytes: size)
+        if state.withLock({ $0.inodes[inode]?.staged != nil }) {
+            scheduleUpload(inode)
         }
+    }
+
+    /// Queues the pending changes of `inode` for upload (at once with `immediately`): files after the write-back
+    /// delay, directory markers once the files queued with them are uploaded too (see `WriteBackQueue.Precedence`).
+    func scheduleUpload(_ inode: UInt64, immediately: Bool = false) {
+        let (bytes, type) = state.withLock { state in
+            (state.inodes[inode]?.staged?.size ?? 0, state.inodes[inode]?.type ?? .regular)
+        }
+        queue.schedule(inode, bytes: bytes, precedence: type == .directory ? .background : .normal,
+                       immediately: immediately)
     }
 
     /// Uploads a file's pending changes now (fsync, write-through close, unmount), in order with the inode's other
@@ -166,7 +176,7 @@ extension FileSystem {
             record.validUntil = expiry
             record.cachedETag = nil
             state.inodes[inode] = record
-            state.listings[parent]?.children[name] = false
+            state.listings[parent]?.children[name] = .file
             state.listings[parent]?.objects[name] = nil
             // A directory rename during the upload moved the file: the object landed at the old name.
             return record.path != current.path && !record.isUnlinked ? record.path : nil
@@ -213,7 +223,7 @@ extension FileSystem {
         if movedAway {
             try? await store.delete(marker)
             try? recordPendingUpload(current.number)
-            queue.schedule(current.number, bytes: 0, immediately: true)
+            scheduleUpload(current.number, immediately: true)
             return .uploaded
         }
         finishPending(current.number)
@@ -437,7 +447,7 @@ extension FileSystem {
         }
         guard needsRecord else { return }
         try recordPendingUpload(inode)
-        queue.schedule(inode, bytes: state.withLock { $0.inodes[inode]?.staged?.size } ?? 0)
+        scheduleUpload(inode)
     }
 
     /// Stops a pending upload that is no longer wanted (unlinked, or replaced by a rename over it).

@@ -20,15 +20,29 @@ public final class WriteBackQueue: Sendable {
         public var concurrency: Int
         /// The longest wait between two attempts of a failing upload, in seconds (the first retry comes after 1 s).
         public var maxRetryDelay: Double
+        /// The longest a `.background` entry waits, in seconds after its last change, while `.normal` ones are
+        /// pending (it never waits less than `delay`).
+        public var backgroundWait: Double
 
         /// Settings from their parts.
         public init(delay: Double = 1.5, maxPendingBytes: UInt64 = 1 << 30, concurrency: Int = 16,
-                    maxRetryDelay: Double = 60) {
+                    maxRetryDelay: Double = 60, backgroundWait: Double = 30) {
             self.delay = max(0, delay)
             self.maxPendingBytes = max(1, maxPendingBytes)
             self.concurrency = max(1, concurrency)
             self.maxRetryDelay = max(1, maxRetryDelay)
+            self.backgroundWait = max(self.delay, backgroundWait)
         }
+    }
+
+    /// When a quiet entry is uploaded relative to the others.
+    public enum Precedence: Sendable, Equatable {
+        /// Once it has been quiet for `delay` (file data).
+        case normal
+        /// Once it has been quiet for `delay` and no `.normal` entry is pending, or after `backgroundWait`
+        /// (a directory's marker: its mode and times are set again by rsync and tar once its files are written, so
+        /// waiting for the files folds those changes into one PUT).
+        case background
     }
 
     /// What one upload attempt came to.
@@ -64,6 +78,19 @@ public final class WriteBackQueue: Sendable {
         var bytes: UInt64
         var pendingSince: Double
         var due: Double
+        var precedence: Precedence = .normal
+        /// For `.background`: due at the latest then, even while `.normal` entries are pending.
+        var latest: Double
+
+        /// When the entry may start, with `filesPending` telling whether `.normal` entries are pending.
+        func start(filesPending: Bool) -> Double {
+            precedence == .background && filesPending ? max(due, latest) : due
+        }
+
+        mutating func startNow(_ now: Double) {
+            due = now
+            latest = now
+        }
         var generation: UInt64 = 0
         var uploading = false
         var failures = 0
@@ -118,14 +145,17 @@ public final class WriteBackQueue: Sendable {
     }
 
     /// Records that file `id` has `bytes` of changes to upload: it is uploaded after `settings.delay` seconds of
-    /// quiet (at once with `immediately`). Scheduling a file again pushes its upload back.
-    public func schedule(_ id: UInt64, bytes: UInt64, immediately: Bool = false) {
+    /// quiet (at once with `immediately`), later for `.background` entries while files are pending. Scheduling a
+    /// file again pushes its upload back.
+    public func schedule(_ id: UInt64, bytes: UInt64, precedence: Precedence = .normal, immediately: Bool = false) {
         let now = Self.now()
         let wake = state.withLock { state -> Bool in
-            var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now)
+            var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now, latest: now)
             entry.bytes = bytes
             entry.generation += 1
+            entry.precedence = precedence
             entry.due = immediately ? now : now + settings.delay
+            entry.latest = immediately ? now : now + settings.backgroundWait
             state.entries[id] = entry
             // Only an earlier deadline than the loop's own, or backpressure, needs the loop now: a burst of closes
             // (rsync: several per file) must not run it once each.
@@ -136,15 +166,20 @@ public final class WriteBackQueue: Sendable {
 
     /// Forgets file `id`: it was uploaded by its owner directly (fsync), removed, or its changes were dropped.
     public func remove(_ id: UInt64) {
+        var wake = false
         let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             let uploading = state.entries[id]?.uploading ?? false
+            let wasFile = state.entries[id]?.precedence == .normal
             state.entries[id] = nil
+            // The last file gone: background entries need not wait any more.
+            wake = wasFile && !state.entries.values.contains { $0.precedence == .normal }
             // Removed by the upload the queue itself runs (its owner found the file clean at the end): the attempt's
             // outcome, a conflict included, settles the drains waiting for it when it returns.
             if uploading { return [] }
             return Self.settle(id, failure: nil, in: &state, limit: settings.maxPendingBytes)
         }
         for waiter in resumed { waiter.resume() }
+        if wake { wakeLoop() }
     }
 
     /// True when file `id` waits for upload (or is being uploaded).
@@ -165,7 +200,7 @@ public final class WriteBackQueue: Sendable {
             let immediate = state.withLock { state -> Bool in
                 let wanted = ids.map { $0.filter { state.entries[$0] != nil } } ?? Set(state.entries.keys)
                 guard !wanted.isEmpty else { return true }
-                for id in wanted { state.entries[id]?.due = now }
+                for id in wanted { state.entries[id]?.startNow(now) }
                 state.drains.append(Drain(remaining: wanted, continuation: continuation))
                 return false
             }
@@ -181,7 +216,7 @@ public final class WriteBackQueue: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let wait = state.withLock { state -> Bool in
                 guard state.pendingBytes > settings.maxPendingBytes, !state.isStopped else { return false }
-                for id in Array(state.entries.keys) { state.entries[id]?.due = now }
+                for id in Array(state.entries.keys) { state.entries[id]?.startNow(now) }
                 state.roomWaiters.append(continuation)
                 return true
             }
@@ -212,15 +247,17 @@ public final class WriteBackQueue: Sendable {
                 state.plannedWake = nil
                 var running = state.entries.values.filter(\.uploading).count
                 var starts: [(UInt64, UInt64)] = []
+                let filesPending = state.entries.values.contains { $0.precedence == .normal }
                 // Only the due entries are ordered (most of a long queue is waiting for its delay).
-                let due = state.entries.filter { !$0.value.uploading && $0.value.due <= now }
+                let due = state.entries.filter { !$0.value.uploading && $0.value.start(filesPending: filesPending) <= now }
                 for (id, entry) in due.sorted(by: { $0.value.due < $1.value.due }) where running < settings.concurrency {
                     state.entries[id]?.uploading = true
                     starts.append((id, entry.generation))
                     running += 1
                 }
                 let nextDue = running < settings.concurrency
-                    ? state.entries.values.filter { !$0.uploading }.map(\.due).min() : nil
+                    ? state.entries.values.filter { !$0.uploading }.map { $0.start(filesPending: filesPending) }.min()
+                    : nil
                 return (starts, nextDue, false)
             }
             if stopped { return }
@@ -259,6 +296,7 @@ public final class WriteBackQueue: Sendable {
                 entry.failures += 1
                 entry.lastError = message
                 entry.due = now + min(settings.maxRetryDelay, pow(2, Double(min(entry.failures, 30) - 1)))
+                entry.latest = entry.due
                 state.entries[id] = entry
                 return Self.settle(id, failure: message, in: &state, limit: settings.maxPendingBytes)
             }

@@ -60,7 +60,7 @@ PROFILES = {
     "full": dict(big_mib=512, reps=3, reps_randread=2, reps_ls=3, reps_mv=2, creates=2000, ls_entries=2000,
                  tree=(10, 10, 10, 4), mv_file_mib=100, mv_dir_files=200, timeout=300, ceiling_reps=3,
                  ceiling_randreads=1000, systems=ORDER, modes=["lat0", "lat10"],
-                 lat=dict(reps_ls=1, creates=500, ls_entries=2000, tree=(5, 5, 10, 1), ceiling_reps=1,
+                 lat=dict(reps_ls=1, creates=2000, ls_entries=2000, tree=(10, 10, 10, 4), ceiling_reps=1,
                           ceiling_randreads=200)),
     # Under 5 minutes: every workload at a small size, one repetition, three filesystems.
     "quick": dict(big_mib=64, reps=1, reps_randread=1, reps_ls=1, reps_mv=1, creates=300, ls_entries=500,
