@@ -2,7 +2,8 @@
 public struct FileAttributes: Sendable, Equatable {
     /// The inode number (1 is the root).
     public var inode: UInt64
-    /// The full `st_mode`: file type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`) and permission bits.
+    /// The full `st_mode`: file type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`, `S_IFIFO`, `S_IFSOCK`, `S_IFCHR`,
+    /// `S_IFBLK`) and permission bits.
     public var mode: UInt32
     /// The link count: 1 for files and symlinks, 2 for directories.
     public var linkCount: UInt32
@@ -20,10 +21,12 @@ public struct FileAttributes: Sendable, Equatable {
     public var ctime: Timestamp
     /// The preferred I/O size (`st_blksize`).
     public var blockSize: UInt32
+    /// The device number of a character or block device (`st_rdev`); 0 for everything else.
+    public var rdev: UInt64
 
     /// Attributes from their parts.
     public init(inode: UInt64, mode: UInt32, linkCount: UInt32, uid: UInt32, gid: UInt32, size: UInt64,
-                atime: Timestamp, mtime: Timestamp, ctime: Timestamp, blockSize: UInt32 = 1 << 20) {
+                atime: Timestamp, mtime: Timestamp, ctime: Timestamp, blockSize: UInt32 = 1 << 20, rdev: UInt64 = 0) {
         self.inode = inode
         self.mode = mode
         self.linkCount = linkCount
@@ -34,6 +37,7 @@ public struct FileAttributes: Sendable, Equatable {
         self.mtime = mtime
         self.ctime = ctime
         self.blockSize = blockSize
+        self.rdev = rdev
     }
 
     /// `st_blocks`: 512-byte blocks used.
@@ -43,15 +47,21 @@ public struct FileAttributes: Sendable, Equatable {
     public var fileType: FileType { FileType(mode: mode) }
 }
 
-/// The kinds of inode Coffer has.
-public enum FileType: Sendable, Equatable {
+/// The kinds of inode Coffer has. Everything but a directory is one S3 object; FIFOs, sockets and devices are
+/// zero-byte objects whose stored mode carries their type, as s3fs stores them.
+public enum FileType: Sendable, Equatable, CaseIterable {
     case regular, directory, symlink
+    case fifo, socket, characterDevice, blockDevice
 
     /// The type encoded in an `st_mode`; anything unknown is a regular file.
     public init(mode: UInt32) {
         switch mode & FileMode.typeMask {
         case FileMode.directory: self = .directory
         case FileMode.symlink: self = .symlink
+        case FileMode.fifo: self = .fifo
+        case FileMode.socket: self = .socket
+        case FileMode.characterDevice: self = .characterDevice
+        case FileMode.blockDevice: self = .blockDevice
         default: self = .regular
         }
     }
@@ -62,8 +72,23 @@ public enum FileType: Sendable, Equatable {
         case .regular: return FileMode.regular
         case .directory: return FileMode.directory
         case .symlink: return FileMode.symlink
+        case .fifo: return FileMode.fifo
+        case .socket: return FileMode.socket
+        case .characterDevice: return FileMode.characterDevice
+        case .blockDevice: return FileMode.blockDevice
         }
     }
+
+    /// A FIFO, a socket or a device: an inode with no data of its own in S3 (the kernel serves its opens).
+    public var isSpecial: Bool {
+        switch self {
+        case .fifo, .socket, .characterDevice, .blockDevice: return true
+        case .regular, .directory, .symlink: return false
+        }
+    }
+
+    /// A character or block device: it has a device number.
+    public var isDevice: Bool { self == .characterDevice || self == .blockDevice }
 }
 
 /// `st_mode` constants, so that no module above the core needs Glibc's.
@@ -72,5 +97,9 @@ public enum FileMode {
     public static let regular: UInt32 = 0o100000
     public static let directory: UInt32 = 0o040000
     public static let symlink: UInt32 = 0o120000
+    public static let fifo: UInt32 = 0o010000
+    public static let socket: UInt32 = 0o140000
+    public static let characterDevice: UInt32 = 0o020000
+    public static let blockDevice: UInt32 = 0o060000
     public static let permissionMask: UInt32 = 0o7777
 }

@@ -16,7 +16,10 @@ extension FileSystem {
                                _ changes: AttributeChanges) async throws(FSError) -> (FileAttributes, timeout: Double) {
         var current = try record(inode)
         if let size = changes.size {
-            guard current.type == .regular else { throw .isDirectory(current.path) }
+            guard current.type == .regular else {
+                if current.type == .directory { throw .isDirectory(current.path) }
+                throw FSError(EINVAL, "truncate \(current.path): not a regular file")
+            }
             let staged = try stagedFile(for: current)
             try await truncate(staged, to: size, path: current.path)
         }
@@ -60,7 +63,7 @@ extension FileSystem {
             // The marker is rewritten by the queue: more changes before then fold into that one PUT.
             state.withLock { $0.inodes[current.number]?.markerIsStale = true }
             try recordPendingUpload(current.number)
-            queue.schedule(current.number, bytes: 0)
+            scheduleUpload(current.number)
             return
         }
         if current.hasPendingUpload {
@@ -81,10 +84,10 @@ extension FileSystem {
             } catch {
                 throw FSError.from(error, "PUT \(directoryPrefix(of: current.path))")
             }
-        case .regular, .symlink:
+        case .regular, .symlink, .fifo, .socket, .characterDevice, .blockDevice:
             guard let sourceETag = current.etag else { return }
             let objectKey = key(of: current.path)
-            let contentType = current.type == .symlink ? "application/octet-stream" : ContentTypes.guess(for: current.path)
+            let contentType = current.type == .regular ? ContentTypes.guess(for: current.path) : "application/octet-stream"
             do {
                 let started = Date()
                 etag = try await copyOntoItself(objectKey, size: current.attributes.size, sourceETag: sourceETag,

@@ -162,7 +162,7 @@ extension FileSystem {
                         listedAt: Double = 0) -> InodeRecord {
         if let cached, let summary {
             let metadata = POSIXMetadata(userMetadata: cached.metadata)
-            let kind: FileType = Self.type(of: metadata) == .symlink ? .symlink : type
+            let kind: FileType = type == .directory ? type : Self.type(of: metadata)
             return register(path: path, type: kind, etag: summary.etag, size: summary.size,
                             lastModified: Timestamp(summary.lastModified), metadata: metadata, countLookup: false,
                             fetchedAt: listedAt)
@@ -254,7 +254,7 @@ extension FileSystem {
         }
         metadataCache?.remember(info)
         let metadata = POSIXMetadata(userMetadata: info.metadata)
-        let type: FileType = isDirectory ? .directory : (Self.type(of: metadata) == .symlink ? .symlink : .regular)
+        let type: FileType = isDirectory ? .directory : Self.type(of: metadata)
         _ = register(path: name.path, type: type, etag: info.etag, size: info.size,
                      lastModified: Timestamp(info.lastModified), metadata: metadata,
                      hasMarker: isDirectory, countLookup: false, fetchedAt: started)

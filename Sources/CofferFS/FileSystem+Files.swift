@@ -8,6 +8,8 @@ extension FileSystem {
         switch current.type {
         case .directory: throw .isDirectory(current.path)
         case .symlink: throw FSError(ELOOP, "\(current.path) is a symlink")
+        case .fifo, .socket, .characterDevice, .blockDevice:
+            throw FSError(ENXIO, "\(current.path) is a FIFO, socket or device: the kernel opens those, not the filesystem")
         case .regular: break
         }
         if try await revalidateBeforeOpening(current) { current = try record(inode) }

@@ -373,7 +373,7 @@ extension FileSystem {
         case .success(let info):
             if remember { metadataCache?.remember(info) }
             let metadata = POSIXMetadata(userMetadata: info.metadata)
-            return RemoteObject(type: Self.type(of: metadata) == .symlink ? .symlink : .regular, etag: info.etag,
+            return RemoteObject(type: Self.type(of: metadata), etag: info.etag,
                                 size: info.size, lastModified: Timestamp(info.lastModified), metadata: metadata,
                                 hasMarker: false)
         case .failure(.notFound):

@@ -169,8 +169,9 @@ public final class FileSystem: Sendable {
         let mtime = metadata.mtime ?? lastModified
         return FileAttributes(inode: inode, mode: type.modeBits | permissions, linkCount: type == .directory ? 2 : 1,
                               uid: metadata.uid ?? options.defaultUID, gid: metadata.gid ?? options.defaultGID,
-                              size: type == .directory ? 4096 : (symlinkLength ?? size),
-                              atime: metadata.atime ?? mtime, mtime: mtime, ctime: metadata.ctime ?? mtime)
+                              size: type == .directory ? 4096 : (type.isSpecial ? 0 : (symlinkLength ?? size)),
+                              atime: metadata.atime ?? mtime, mtime: mtime, ctime: metadata.ctime ?? mtime,
+                              rdev: type.isDevice ? metadata.rdev ?? 0 : 0)
     }
 
     /// The metadata of a new inode made by `caller` now.
@@ -185,10 +186,13 @@ public final class FileSystem: Sendable {
         return metadata
     }
 
-    /// The kind of object an S3 object is: a symlink by its mode, a directory marker, or a file.
+    /// The kind of inode an S3 object (not a directory marker) is, by the type bits of its stored mode: a symlink,
+    /// a FIFO, a socket, a device, or else a regular file (also when the mode says directory: a key without the
+    /// trailing slash is never one).
     static func type(of metadata: POSIXMetadata) -> FileType {
         guard let mode = metadata.mode, mode & FileMode.typeMask != 0 else { return .regular }
-        return FileType(mode: mode)
+        let type = FileType(mode: mode)
+        return type == .directory ? .regular : type
     }
 
     /// An entry reply for `record`.
@@ -245,10 +249,10 @@ public final class FileSystem: Sendable {
         }
     }
 
-    /// A listing cannot tell a symlink from a file (both are objects; the kind is in the metadata), so an inode
-    /// may learn it is the other kind once its metadata is read. It keeps its number.
+    /// A listing cannot tell a symlink, a FIFO or a device from a file (all are objects; the kind is in the
+    /// metadata), so an inode may learn it is another kind once its metadata is read. It keeps its number.
     static func isObjectKindChange(_ old: FileType, _ new: FileType) -> Bool {
-        (old == .regular && new == .symlink) || (old == .symlink && new == .regular)
+        old != new && old != .directory && new != .directory && (old == .regular || new == .regular)
     }
 
     /// Marks an inode as changed here now (see `InodeRecord.changedAt`).

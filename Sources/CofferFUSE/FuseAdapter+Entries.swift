@@ -51,11 +51,21 @@ extension FuseAdapter {
         }
     }
 
-    /// Only regular files can be made (as create + flush + release); FIFOs, sockets and devices get EPERM.
-    func mknod(_ request: FuseRequest, parent: UInt64, name: String, mode: UInt32, caller: Caller) {
-        let type = mode & FileMode.typeMask
-        guard type == FileMode.regular || type == 0 else {
-            fail(request, "mknod", inode: parent, FSError(EPERM, "mknod of \(name): only regular files can be stored"))
+    /// A regular file is made as create + flush + release; FIFOs, sockets and devices are stored as s3fs stores them.
+    func mknod(_ request: FuseRequest, parent: UInt64, name: String, mode: UInt32, rdev: UInt64, caller: Caller) {
+        let typeBits = mode & FileMode.typeMask
+        if typeBits != 0 && typeBits != FileMode.regular {
+            let type = FileType(mode: mode)
+            guard type.isSpecial, FileType.allCases.contains(where: { $0.modeBits == typeBits }) else {
+                fail(request, "mknod", inode: parent, FSError(EINVAL, "mknod of \(name): no such file type"))
+                return
+            }
+            serve(request, "mknod", inode: parent) { () throws(FSError) in
+                let entry = try await self.fileSystem.mknod(parent: parent, name: name, type: type,
+                                                            mode: mode & FileMode.permissionMask, rdev: rdev,
+                                                            caller: caller)
+                self.replyEntry(request, entry)
+            }
             return
         }
         serve(request, "mknod", inode: parent) { () throws(FSError) in

@@ -48,10 +48,11 @@ enum FuseOperations {
             let adapter = FuseAdapter.from(req)
             adapter.readlink(adapter.accept(req), inode: inode)
         }
-        ops.mknod = { req, parent, name, mode, _ in
+        ops.mknod = { req, parent, name, mode, rdev in
             let adapter = FuseAdapter.from(req)
             let request = adapter.accept(req)
-            adapter.mknod(request, parent: parent, name: String(cString: name!), mode: mode, caller: request.caller)
+            adapter.mknod(request, parent: parent, name: String(cString: name!), mode: mode, rdev: UInt64(rdev),
+                          caller: request.caller)
         }
         ops.mkdir = { req, parent, name, mode in
             let adapter = FuseAdapter.from(req)

@@ -17,6 +17,7 @@ extension stat {
         st_atim = timespec(attributes.atime)
         st_mtim = timespec(attributes.mtime)
         st_ctim = timespec(attributes.ctime)
+        st_rdev = UInt(attributes.rdev)
     }
 }
 

@@ -465,4 +465,61 @@ struct FileSystemTests {
         #expect(await Self.errno { _ = try await fs.mkdir(parent: Self.root, name: "d", mode: 0o755, caller: Self.me) } == EROFS)
         #expect(await Self.errno { try await fs.unlink(parent: Self.root, name: "f") } == EROFS)
     }
+
+    // MARK: - FIFOs, sockets and devices
+
+    @Test func specialFilesAreZeroByteObjectsWithS3FSHeaders() async throws {
+        let (fs, store, _) = try await Self.make()
+        let made: [(String, FileType, UInt64)] = [("fifo", .fifo, 0), ("sock", .socket, 0),
+                                                  ("char", .characterDevice, 0x107), ("block", .blockDevice, 0x801)]
+        for (name, type, rdev) in made {
+            let entry = try await fs.mknod(parent: Self.root, name: name, type: type, mode: 0o666, rdev: rdev, caller: Self.me)
+            #expect(entry.attributes.fileType == type)
+            #expect(entry.attributes.mode & FileMode.permissionMask == 0o644, "the umask applies")
+            #expect(entry.attributes.rdev == rdev && entry.attributes.size == 0)
+            let info = try await store.head(name)
+            #expect(info.size == 0)
+            #expect(info.metadata["mode"] == String(type.modeBits | 0o644))
+            #expect(info.metadata["rdev"] == (type.isDevice ? String(rdev) : nil))
+        }
+        #expect(await Self.errno {
+            _ = try await fs.mknod(parent: Self.root, name: "fifo", type: .fifo, mode: 0o644, rdev: 0, caller: Self.me)
+        } == EEXIST)
+        #expect(await Self.errno {
+            _ = try await fs.mknod(parent: Self.root, name: "f", type: .regular, mode: 0o644, rdev: 0, caller: Self.me)
+        } == EINVAL)
+        // chmod is a metadata copy that keeps the type and the device number; rename keeps both too.
+        let char = try await fs.lookup(parent: Self.root, name: "char").attributes.inode
+        _ = try await fs.setattr(char, AttributeChanges(mode: 0o600), handle: nil, caller: Self.me)
+        #expect(try await store.head("char").metadata["rdev"] == "263")
+        #expect(try await store.head("char").metadata["mode"] == String(FileMode.characterDevice | 0o600))
+        try await fs.rename(parent: Self.root, name: "char", newParent: Self.root, newName: "tty", mode: .replace)
+        #expect(try await store.head("tty").metadata["rdev"] == "263")
+        #expect(await Self.errno { _ = try await fs.open(char, flags: OpenFlags()) } == ENXIO)
+        #expect(await Self.errno {
+            _ = try await fs.setattr(char, AttributeChanges(size: 0), handle: nil, caller: Self.me)
+        } == EINVAL)
+    }
+
+    @Test func specialFilesWrittenByS3FSAreShownAsWhatTheyAre() async throws {
+        let (fs, _, _) = try await Self.make { store in
+            // What s3fs 1.90 writes for mkfifo and for a device (with the rdev header newer tools add).
+            _ = try await store.put("fifo", body: .bytes([]), options: PutOptions(metadata: ["mode": "4512", "uid": "0", "gid": "0", "mtime": "1700000000"]))
+            _ = try await store.put("dev", body: .bytes([]), options: PutOptions(metadata: ["mode": "8576", "rdev": "263"]))
+            _ = try await store.put("sock", body: .bytes([]), options: PutOptions(metadata: ["mode": "49645"]))
+        }
+        let fifo = try await fs.lookup(parent: Self.root, name: "fifo").attributes
+        #expect(fifo.fileType == .fifo && fifo.mode == 0o10640 && fifo.mtime.seconds == 1_700_000_000)
+        let device = try await fs.lookup(parent: Self.root, name: "dev").attributes
+        #expect(device.fileType == .characterDevice && device.rdev == 263)
+        #expect(try await fs.lookup(parent: Self.root, name: "sock").attributes.fileType == .socket)
+        // A fresh mount listing them first (readdirplus) shows the same.
+        let (again, _, _) = try await Self.make { store in
+            _ = try await store.put("fifo", body: .bytes([]), options: PutOptions(metadata: ["mode": "4512"]))
+        }
+        let handle = try await again.opendir(Self.root)
+        let entries = try await again.readdir(Self.root, handle: handle, offset: 0, plus: true)
+        again.releasedir(Self.root, handle: handle)
+        #expect(entries.first { $0.name == "fifo" }?.attributes.fileType == .fifo)
+    }
 }

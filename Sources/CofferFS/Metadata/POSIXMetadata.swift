@@ -12,6 +12,7 @@
 /// - mtime: `mtime` (s3fs, rclone), `s3cmd-attrs` `mtime`, `goog-reserved-file-mtime` (GCS), `gcsfuse_mtime`,
 ///   `file-mtime` (AWS: nanoseconds since the epoch with an `ns` suffix, milliseconds without);
 /// - atime, ctime: `atime`/`ctime`, `s3cmd-attrs` `atime`/`ctime`, `file-atime`/`file-ctime` (AWS);
+/// - rdev: `rdev` (s3fs: decimal `dev_t` of a character or block device);
 /// - xattrs: `xattr` (s3fs `-o use_xattr`, see `S3FSXattrs`).
 ///
 /// Ambiguities, and how they are resolved:
@@ -48,6 +49,8 @@ public struct POSIXMetadata: Sendable, Equatable {
     public var mtime: Timestamp?
     /// Last change of the inode.
     public var ctime: Timestamp?
+    /// The device number of a character or block device (s3fs's `rdev`, decimal `dev_t`).
+    public var rdev: UInt64?
     /// Extended attributes, by name.
     public var xattrs: [String: [UInt8]]
     /// Coffer's own `coffer-*` keys (the encryption hints of `EncryptionHints`), by name: not POSIX attributes, but
@@ -95,6 +98,7 @@ public struct POSIXMetadata: Sendable, Equatable {
             ctime: first(MetadataValue.timestamp, metadata["ctime"], s3cmd["ctime"])
                 ?? first(MetadataValue.epochCount, metadata["file-ctime"]),
             xattrs: metadata["xattr"].map(S3FSXattrs.decode) ?? [:])
+        rdev = metadata["rdev"].flatMap { UInt64($0) }
         contentHints = metadata.filter { $0.key.hasPrefix(Self.contentHintPrefix) }
     }
 
@@ -102,7 +106,8 @@ public struct POSIXMetadata: Sendable, Equatable {
     public static let contentHintPrefix = "coffer-"
 
     /// The s3fs form: `mode` (decimal, with type bits), `uid`, `gid`, `mtime`/`ctime`/`atime` (`"%ld"`, or
-    /// `"%ld.%09ld"` when the nanoseconds are not zero) and `xattr` when there are xattrs; nil attributes are left out.
+    /// `"%ld.%09ld"` when the nanoseconds are not zero), `rdev` (decimal) for devices and `xattr` when there are
+    /// xattrs; nil attributes are left out.
     public func userMetadata() -> [String: String] {
         var metadata: [String: String] = [:]
         if let mode { metadata["mode"] = String(mode) }
@@ -111,6 +116,7 @@ public struct POSIXMetadata: Sendable, Equatable {
         if let mtime { metadata["mtime"] = MetadataValue.format(mtime) }
         if let ctime { metadata["ctime"] = MetadataValue.format(ctime) }
         if let atime { metadata["atime"] = MetadataValue.format(atime) }
+        if let rdev { metadata["rdev"] = String(rdev) }
         if !xattrs.isEmpty { metadata["xattr"] = S3FSXattrs.encode(xattrs) }
         metadata.merge(contentHints) { own, _ in own }
         return metadata
