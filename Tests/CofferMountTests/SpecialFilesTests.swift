@@ -145,7 +145,7 @@ struct SpecialFilesTests {
         defer { try? FileManager.default.removeItem(atPath: source) }
         try await Shell.check("""
             cd \(Shell.quote(source)) && umask 022 && mkdir d && printf data > d/file && cd d && \(Self.makeAll) \
-            && touch -h -d '2020-02-02 02:02:02' file fifo char block sock && touch -d '2020-01-01' .
+            && touch -h -d '2020-02-02 02:02:02' file fifo char block sock && touch -d '2020-01-01' . ..
             """)
         try await MigrationTests.withMount(moto, prefix: prefix) { mount in
             let first = try await Shell.run("rsync -a \(Shell.quote(source + "/")) \(mount.path("tree"))")
@@ -160,6 +160,13 @@ struct SpecialFilesTests {
                 "rsync -a --itemize-changes \(Shell.quote(source + "/")) \(mount.path("tree"))")
             #expect(second.isEmpty, "the second rsync has nothing to do: \(second)")
             #expect(MigrationTests.writes(moto, prefix: prefix).isEmpty, "and writes nothing")
+            // tar -x makes the same entries (tar stores whole seconds and skips sockets), cp -a exactly the same.
+            let seconds = "find . ! -type s -printf '%p %y %m %T@ %s\\n' | awk '{ $4 = int($4); print }' | sort"
+            try await Shell.check("mkdir \(mount.path("tar")) && tar -C \(Shell.quote(source)) -cf - . | tar -C \(mount.path("tar")) -xpf -")
+            #expect(try await Shell.check("cd \(mount.path("tar")) && \(seconds)")
+                    == (try await Shell.check("cd \(Shell.quote(source)) && \(seconds)")), "tar -x")
+            try await Shell.check("cp -a \(Shell.quote(source)) \(mount.path("cp"))")
+            #expect(try await Shell.check("cd \(mount.path("cp")) && \(listing)") == expected, "cp -a")
         }
     }
 }
