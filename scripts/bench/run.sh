@@ -3,7 +3,7 @@
 # local S3 server, plus the ceiling (boto3 straight to the server), with and without 10 ms of added latency per
 # request. Writes docs/benchmarks.md. Needs root (FUSE mounts) and /dev/fuse. Not part of `make test`.
 #
-#   make bench                  full set, about 30 minutes; replaces docs/benchmarks.md
+#   make bench                  full set, about 50 minutes; replaces docs/benchmarks.md
 #   QUICK=1 make bench          every workload at small sizes, 3 filesystems, under 5 minutes; prints the report
 #                               (kept in the run directory) and leaves docs/benchmarks.md alone
 #   BENCH_ARGS="--systems coffer,s3fs-default --modes lat0" make bench      a subset (see below)
