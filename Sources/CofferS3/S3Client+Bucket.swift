@@ -22,8 +22,16 @@ extension S3Client {
     ///
     /// - Throws: what `headBucket()` throws; a wrong *explicit* region is reported, not silently changed.
     public func verifiedForBucketRegion() async throws(S3Error) -> S3Client {
-        do {
-            try await headBucket()
+        do throws(S3Error) {
+            let info = try await headBucket()
+            // S3 answers HeadBucket 200 in any region (through a global endpoint, or a server that serves every
+            // region) and names the bucket's region in the header: requests signed for another region fail later.
+            if let actual = info.region, !actual.isEmpty, actual != configuration.region {
+                throw S3Error(kind: .wrongRegion(actual: actual), code: .other("WrongRegion"),
+                              message: "bucket \(configuration.bucket) is in region \(actual), not \(configuration.region): "
+                                  + "use --region \(actual)", status: 200, operation: "HeadBucket",
+                              resource: "s3://\(configuration.bucket)")
+            }
             return self
         } catch {
             guard case .wrongRegion(let actual) = error.kind, !configuration.regionIsExplicit else { throw error }

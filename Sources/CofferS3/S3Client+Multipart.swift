@@ -71,7 +71,10 @@ extension S3Client {
             attempt += 1
             do {
                 let response = try await perform(operation)
-                let document = try document(response, "CompleteMultipartUpload", expecting: "CompleteMultipartUploadResult")
+                // S3 documents <CompleteMultipartUploadResult>; moto 5.2.1 answers <CompleteMultipartUploadResponse>
+                // with the same children. Both are a success, not an answer to recover from.
+                let document = try document(response, "CompleteMultipartUpload", expecting: "CompleteMultipartUploadResult",
+                                            or: "CompleteMultipartUploadResponse")
                 return Self.unquoted(document.childText("ETag") ?? "")
             } catch {
                 guard Self.outcomeIsUnknown(error), attempt < configuration.retryPolicy.maxAttempts else { throw error }

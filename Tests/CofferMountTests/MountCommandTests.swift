@@ -46,6 +46,23 @@ struct MountCommandTests {
         #expect(!MountedCoffer.isMounted(directory))
     }
 
+    @Test("a wrong --region: non-zero exit naming the bucket's region, even when HeadBucket answers 200")
+    func wrongRegion() async throws {
+        let moto = try await SignedMoto.shared()
+        let directory = try ProjectPaths.temporaryDirectory("coffer-cli")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // moto answers HeadBucket 200 in any region, with x-amz-bucket-region: us-east-1.
+        var arguments = MountedCoffer.arguments(source: "s3://\(moto.bucket)", mountpoint: directory,
+                                                endpoint: moto.server.endpoint, cacheDirectory: directory + "-cache")
+        let region = try #require(arguments.firstIndex(of: "--region"))
+        arguments[region + 1] = "eu-west-1"
+        let command = ([binary] + arguments.map(Shell.quote)).joined(separator: " ")
+        let result = try await Shell.run(command, environment: environment(moto), timeout: 60)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("is in region us-east-1, not eu-west-1: use --region us-east-1"), "\(result.stderr)")
+        #expect(!MountedCoffer.isMounted(directory))
+    }
+
     @Test("a wrong secret key: non-zero exit, S3's SignatureDoesNotMatch message")
     func wrongSecret() async throws {
         let moto = try await SignedMoto.shared()

@@ -92,6 +92,19 @@ struct S3ClientBehaviourTests {
         #expect(corrected.configuration.region == "eu-west-1")
     }
 
+    @Test func aRegionHeaderOnASuccessfulHeadBucketIsHeededToo() async throws {
+        // Some endpoints answer HeadBucket 200 for a bucket of another region and only say so in the header.
+        let transport = ScriptedTransport { _, _ in Self.ok(["x-amz-bucket-region": "eu-west-1"]) }
+        let error = await #expect(throws: S3Error.self) {
+            _ = try await Self.client(transport, explicit: true).verifiedForBucketRegion()
+        }
+        #expect(error?.description.contains("bucket bkt is in region eu-west-1, not us-east-1: use --region eu-west-1") == true)
+        let corrected = try await Self.client(transport).verifiedForBucketRegion()
+        #expect(corrected.configuration.region == "eu-west-1")
+        let same = ScriptedTransport { _, _ in Self.ok(["x-amz-bucket-region": "us-east-1"]) }
+        #expect(try await Self.client(same, explicit: true).verifiedForBucketRegion().configuration.region == "us-east-1")
+    }
+
     @Test func copyAndConditionalHeadersOnTheWire() async throws {
         let transport = ScriptedTransport { _, _ in
             Self.ok(["ETag": "\"e\""], body: "<CopyObjectResult><ETag>\"new\"</ETag></CopyObjectResult>")
@@ -153,6 +166,19 @@ struct S3ClientBehaviourTests {
             "k", uploadId: "U1", parts: [CompletedPart(partNumber: 1, etag: part1), CompletedPart(partNumber: 2, etag: part2)])
         #expect(etag == expected)
         #expect(transport.requests.map(\.method) == ["POST", "GET", "HEAD"])
+    }
+
+    @Test func completeMultipartAcceptsTheDocumentedAnswerAndMotos() async throws {
+        for root in ["CompleteMultipartUploadResult", "CompleteMultipartUploadResponse"] {
+            let transport = ScriptedTransport { _, _ throws(HTTPError) in
+                Self.ok(body: "<?xml version=\"1.0\"?><\(root) xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                        + "<Bucket>bkt</Bucket><Key>k</Key><ETag>\"done-1\"</ETag></\(root)>")
+            }
+            let etag = try await Self.client(transport).completeMultipartUpload(
+                "k", uploadId: "U", parts: [CompletedPart(partNumber: 1, etag: "e1")])
+            #expect(etag == "done-1", "\(root)")
+            #expect(transport.requests.map(\.method) == ["POST"], "no recovery for <\(root)>")
+        }
     }
 
     @Test func completeMultipartRetriesWhenTheUploadStillExists() async throws {

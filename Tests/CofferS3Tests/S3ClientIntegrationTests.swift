@@ -204,6 +204,13 @@ struct S3ClientIntegrationTests {
                      CompletedPart(partNumber: 3, etag: part3)]
         let etag = try await s3.completeMultipartUpload(p + "big", uploadId: id, parts: parts)
         #expect(etag.hasSuffix("-3"))
+        // moto's answer (<CompleteMultipartUploadResponse>) is taken as the success it is: no "answer was lost"
+        // recovery (a ListParts or HEAD after the completion) and no second completion.
+        let onBig = moto.server.requests().filter { $0.path.hasSuffix("/" + p + "big") }
+        #expect(onBig.filter { $0.method == "POST" && $0.query.contains("uploadId") }.count == 1, "\(onBig)")
+        #expect(onBig.filter { $0.method == "GET" && $0.query.contains("uploadId") }.count == 1,
+                "only the test's own ListParts: \(onBig)")
+        #expect(!onBig.contains { $0.method == "HEAD" }, "\(onBig)")
         let got = try await s3.getObject(p + "big")
         #expect(got.bytes == Array(staged[0..<(5 << 20)]) + Array(source[0..<(5 << 20)]) + Array(staged[(5 << 20)...]))
         #expect(got.info.metadata["mode"] == "33188")
