@@ -25,8 +25,28 @@ struct S3Options: ParsableArguments {
     @Option(name: .customLong("ca-bundle"), help: ArgumentHelp("Verify TLS against this CA bundle file.", valueName: "path"))
     var caBundle: String?
 
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
+        "Seconds to wait for a TCP/TLS connection to S3 before retrying (default 10).", valueName: "seconds"))
+    var connectTimeout = 10
+
+    @Option(name: .customLong("io-timeout"), help: ArgumentHelp(
+        "Seconds a request may go without any data moving before it is abandoned and retried (default 30).",
+        valueName: "seconds"))
+    var ioTimeout = 30
+
+    @Option(name: .customLong("startup-timeout"), help: ArgumentHelp(
+        "Seconds the start-up checks (HeadBucket, the first listing) may take before the command fails (default 15).",
+        valueName: "seconds"))
+    var startupTimeout: Double = 15
+
     @Flag(name: .shortAndLong, help: "Log each step (to standard error).")
     var verbose = false
+
+    func validate() throws {
+        guard connectTimeout > 0, ioTimeout > 0, startupTimeout > 0 else {
+            throw ValidationError("--connect-timeout, --io-timeout and --startup-timeout must be more than 0")
+        }
+    }
 
     /// A client for `bucket`, with the bucket's region verified (and discovered when not given).
     ///
@@ -35,6 +55,13 @@ struct S3Options: ParsableArguments {
     /// SignatureDoesNotMatch or InvalidAccessKeyId) is thrown instead when it has one.
     func verifiedClient(bucket: String, logger: Logger) async throws -> S3Client {
         let client = try await client(bucket: bucket, logger: logger)
+        let endpoint = client.configuration.debugURL(key: "")
+        return try await withinStartupDeadline(seconds: startupTimeout, endpoint: endpoint) {
+            try await Self.verify(client, bucket: bucket, logger: logger)
+        }
+    }
+
+    private static func verify(_ client: S3Client, bucket: String, logger: Logger) async throws -> S3Client {
         do throws(S3Error) {
             return try await client.verifiedForBucketRegion()
         } catch {
@@ -53,6 +80,8 @@ struct S3Options: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         var transportOptions = CurlTransport.Options()
         transportOptions.caBundlePath = caBundle
+        transportOptions.connectTimeout = connectTimeout
+        transportOptions.lowSpeedTime = ioTimeout
         let transport = CurlTransport(options: transportOptions)
         let context = CredentialsContext(environment: environment, transport: transport, logger: logger)
         let credentials = DefaultCredentialsChain(profile: profile, context: context)

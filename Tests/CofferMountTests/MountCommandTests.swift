@@ -63,6 +63,53 @@ struct MountCommandTests {
         #expect(!MountedCoffer.isMounted(directory))
     }
 
+    @Test("an endpoint that accepts connections and never answers: the mount fails within the start-up timeout")
+    func silentEndpoint() async throws {
+        let directory = try ProjectPaths.temporaryDirectory("coffer-cli")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A TCP server on loopback that accepts every connection and never sends a byte.
+        let portFile = directory + ".port"
+        let script = """
+            import socket, sys
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+            open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+            __import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+            conns = []
+            while True: conns.append(s.accept())
+            """
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", script, portFile]
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            try? FileManager.default.removeItem(atPath: portFile)
+        }
+        var port = ""
+        for _ in 0..<100 where port.isEmpty {
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+            if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(!port.isEmpty, "the silent server did not start")
+        let endpoint = "http://127.0.0.1:\(port)"
+        var arguments = MountedCoffer.arguments(source: "s3://silent-bucket", mountpoint: directory,
+                                                endpoint: endpoint, cacheDirectory: directory + "-cache")
+        arguments += ["--startup-timeout", "4", "--io-timeout", "60"]
+        let command = ([binary] + arguments.map(Shell.quote)).joined(separator: " ")
+        let started = Date()
+        let credentials = AWSCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret")
+        let result = try await Shell.run(command, environment: MountedCoffer.awsEnvironment(credentials, endpoint: endpoint),
+                                         timeout: 60)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no answer from http://127.0.0.1:\(port)"), "\(result.stderr)")
+        #expect(elapsed < 30, "failed after \(elapsed) s, not at the 4 s start-up timeout (one request alone waits 60 s)")
+        #expect(!MountedCoffer.isMounted(directory))
+    }
+
     @Test("a wrong secret key: non-zero exit, S3's SignatureDoesNotMatch message")
     func wrongSecret() async throws {
         let moto = try await SignedMoto.shared()
