@@ -227,26 +227,18 @@ def cases():
 
 
 def prepare():
-    with open("rootfile", "w") as f:
-        f.write("root data")
-    os.chmod("rootfile", 0o644)
-    with open("secret", "w") as f:
-        f.write("secret")
-    os.chmod("secret", 0o600)
-    os.mkdir("rodir")
-    os.chmod("rodir", 0o755)
-    with open("rodir/file", "w") as f:
-        f.write("x")
-    os.mkdir("open")
-    os.chmod("open", 0o777)
-    with open("open/shared", "w") as f:
-        f.write("x")
-    os.chmod("open/shared", 0o666)
-    os.mkdir("sticky")
-    os.chmod("sticky", 0o1777)
-    with open("sticky/rootowned", "w") as f:
-        f.write("x")
-    os.chmod("sticky/rootowned", 0o666)
+    def write(path, text, mode):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+    write("rootfile", "root data", 0o644)
+    write("secret", "secret", 0o600)
+    for directory, mode in [("rodir", 0o755), ("open", 0o777), ("sticky", 0o1777)]:
+        os.mkdir(directory)
+        os.chmod(directory, mode)
+    write("rodir/file", "x", 0o644)
+    write("open/shared", "x", 0o666)
+    write("sticky/rootowned", "x", 0o666)
 
 
 def run(role):
