@@ -49,7 +49,7 @@ public struct FileAttributes: Sendable, Equatable {
 
 /// The kinds of inode Coffer has. Everything but a directory is one S3 object; FIFOs, sockets and devices are
 /// zero-byte objects whose stored mode carries their type, as s3fs stores them.
-public enum FileType: Sendable, Equatable, CaseIterable {
+public enum FileType: Sendable, Equatable {
     case regular, directory, symlink
     case fifo, socket, characterDevice, blockDevice
 

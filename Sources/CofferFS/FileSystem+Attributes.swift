@@ -92,12 +92,8 @@ extension FileSystem {
                 let started = Date()
                 etag = try await copyOntoItself(objectKey, size: current.attributes.size, sourceETag: sourceETag,
                                                 metadata: metadata, contentType: contentType)
-                if encryption == nil {
-                    metadataCache?.rememberWrite(
-                        of: ObjectInfo(key: objectKey, size: current.attributes.size, etag: etag, lastModified: started,
-                                       contentType: contentType, metadata: metadata.userMetadata()),
-                        startedAt: started, endedAt: Date())
-                }
+                rememberWrite(objectKey, size: current.attributes.size, etag: etag, contentType: contentType,
+                              metadata: metadata.userMetadata(), startedAt: started)
             } catch {
                 throw FSError.from(error, "COPY \(objectKey) (metadata update)")
             }

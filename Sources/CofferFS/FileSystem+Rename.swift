@@ -98,12 +98,9 @@ extension FileSystem {
                 throw FSError.from(error, "COPY \(oldKey) to \(newKey)")
             }
             // The copy carries the source's metadata: known when this mount read or wrote it within the TTL.
-            if encryption == nil, source.validUntil > Self.monotonicNow() {
-                metadataCache?.rememberWrite(
-                    of: ObjectInfo(key: newKey, size: source.attributes.size, etag: copied, lastModified: started,
-                                   contentType: ContentTypes.guess(for: oldPath),
-                                   metadata: uploadMetadata(source).userMetadata()),
-                    startedAt: started, endedAt: Date())
+            if source.validUntil > Self.monotonicNow() {
+                rememberWrite(newKey, size: source.attributes.size, etag: copied, contentType: ContentTypes.guess(for: oldPath),
+                              metadata: uploadMetadata(source).userMetadata(), startedAt: started)
             }
             let staged: StagedFile? = state.withLock { state in
                 state.inodes[inode]?.etag = copied

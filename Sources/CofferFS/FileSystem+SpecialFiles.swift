@@ -32,12 +32,8 @@ extension FileSystem {
             if case .preconditionFailed = error { throw .exists(path) }
             throw FSError.from(error, "PUT \(objectKey)")
         }
-        if encryption == nil {
-            metadataCache?.rememberWrite(
-                of: ObjectInfo(key: objectKey, size: 0, etag: etag, lastModified: started, contentType: contentType,
-                               metadata: metadata.userMetadata()),
-                startedAt: started, endedAt: Date())
-        }
+        rememberWrite(objectKey, size: 0, etag: etag, contentType: contentType, metadata: metadata.userMetadata(),
+                      startedAt: started)
         invalidateListing(ofParentOf: path)
         touchDirectory(parent)
         return entry(for: register(path: path, type: type, etag: etag, size: 0, lastModified: now, metadata: metadata,

@@ -160,10 +160,8 @@ extension FileSystem {
             throw failure
         }
         cache.invalidate(key: objectKey)
-        metadataCache?.rememberWrite(
-            of: ObjectInfo(key: objectKey, size: staged.size, etag: etag, lastModified: started,
-                           contentType: putOptions.contentType, metadata: stored),
-            startedAt: started, endedAt: Date())
+        rememberWrite(objectKey, size: staged.size, etag: etag, contentType: putOptions.contentType, metadata: stored,
+                      startedAt: started)
         let name = Names.baseName(current.path)
         let parent = Names.parentPath(current.path)
         let movedTo: String? = state.withLock { state in
@@ -238,10 +236,8 @@ extension FileSystem {
         let started = Date()
         let etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
             metadata: metadata.userMetadata(), contentType: Self.directoryContentType, condition: condition))
-        metadataCache?.rememberWrite(
-            of: ObjectInfo(key: marker, size: 0, etag: etag, lastModified: started,
-                           contentType: Self.directoryContentType, metadata: metadata.userMetadata()),
-            startedAt: started, endedAt: Date())
+        rememberWrite(marker, size: 0, etag: etag, contentType: Self.directoryContentType,
+                      metadata: metadata.userMetadata(), startedAt: started)
         return etag
     }
 

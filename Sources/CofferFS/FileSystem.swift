@@ -129,6 +129,18 @@ public final class FileSystem: Sendable {
 
     // MARK: - Shared helpers
 
+    /// Keeps what this mount just wrote to `key` (a PUT, a completed upload or a copy started at `started`) in the
+    /// metadata cache, so that later listings that show the object unchanged need no HEAD. S3's answer carries no
+    /// Last-Modified: the row holds the request's time window. Nothing is kept when the cache is off (it is with
+    /// encryption).
+    func rememberWrite(_ key: String, size: UInt64, etag: String, contentType: String?, metadata: [String: String],
+                       startedAt started: Date) {
+        metadataCache?.rememberWrite(
+            of: ObjectInfo(key: key, size: size, etag: etag, lastModified: started, contentType: contentType,
+                           metadata: metadata),
+            startedAt: started, endedAt: Date())
+    }
+
     /// Monotonic seconds, for cache expiry.
     static func monotonicNow() -> Double { ProcessInfo.processInfo.systemUptime }
 

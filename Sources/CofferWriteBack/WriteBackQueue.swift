@@ -81,20 +81,21 @@ public final class WriteBackQueue: Sendable {
         var precedence: Precedence = .normal
         /// For `.background`: due at the latest then, even while `.normal` entries are pending.
         var latest: Double
+        var generation: UInt64 = 0
+        var uploading = false
+        var failures = 0
+        var lastError: String?
 
         /// When the entry may start, with `filesPending` telling whether `.normal` entries are pending.
         func start(filesPending: Bool) -> Double {
             precedence == .background && filesPending ? max(due, latest) : due
         }
 
+        /// Makes it due now, whatever its precedence (drain, backpressure).
         mutating func startNow(_ now: Double) {
             due = now
             latest = now
         }
-        var generation: UInt64 = 0
-        var uploading = false
-        var failures = 0
-        var lastError: String?
     }
 
     private struct Drain {
