@@ -171,8 +171,10 @@ extension FileSystem {
             if let number = state.byPath[path], var existing = state.inodes[number],
                existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
-                let hasLocalState = existing.hasPendingUpload
-                if let summary, !hasLocalState, existing.etag != summary.etag {
+                if let summary, existing.holdsVersion, existing.etag != summary.etag {
+                    existing.isSuperseded = true
+                    state.inodes[number] = existing
+                } else if let summary, existing.etag != summary.etag {
                     // With encryption a listing shows the stored (ciphertext) size, not the file's: keep the old
                     // version until a HEAD (the expired record's next getattr, or a read that gets 412) tells both.
                     if encryption == nil {

@@ -105,34 +105,36 @@ extension FileSystem {
         return true
     }
 
+    /// Reads of a file stay on the version it was opened at (`InodeRecord.holdsVersion`): bytes this mount does
+    /// not hold are fetched with `If-Match` on that version's ETag, and when another host changed or removed the
+    /// object meanwhile the read fails with ESTALE, never returning the other version's bytes.
     public func read(_ inode: UInt64, handle: UInt64, offset: UInt64, count: Int) async throws(FSError) -> [UInt8] {
-        var current = try record(inode)
+        let current = try record(inode)
         if let staged = current.staged {
             do {
                 return try await staged.read(at: offset, count: count)
+            } catch .baseChanged {
+                throw Self.changedWhileOpen(current.path)
             } catch {
                 throw FSError(EIO, "read \(current.path): \(error)")
             }
         }
-        for attempt in 0..<2 {
-            guard let etag = current.etag, current.attributes.size > 0, offset < current.attributes.size else { return [] }
-            do {
-                return try await cache.read(key: key(of: current.path), etag: etag, size: current.attributes.size,
-                                            offset: offset, count: count)
-            } catch .preconditionFailed where attempt == 0 {
-                // The object changed under us (another host wrote it): read the new version.
-                let started = Self.monotonicNow()
-                guard let remote = try await resolve(current.path), remote.type == .regular else {
-                    throw FSError(ESTALE, "\(current.path) was removed while open")
-                }
-                current = register(path: current.path, type: .regular, etag: remote.etag, size: remote.size,
-                                   lastModified: remote.lastModified, metadata: remote.metadata, countLookup: false,
-                                   fetchedAt: started)
-            } catch {
-                throw FSError(EIO, "read \(current.path): \(error)")
-            }
+        guard let etag = current.etag, current.attributes.size > 0, offset < current.attributes.size else { return [] }
+        do {
+            return try await cache.read(key: key(of: current.path), etag: etag, size: current.attributes.size,
+                                        offset: offset, count: count)
+        } catch .preconditionFailed, .notFound {
+            state.withLock { $0.inodes[inode]?.isSuperseded = true }
+            throw Self.changedWhileOpen(current.path)
+        } catch {
+            throw FSError.from(error, "read \(current.path)")
         }
-        throw FSError(EIO, "read \(current.path): the object keeps changing")
+    }
+
+    /// The error of a read that needs bytes of a version another host replaced or removed since the file was opened.
+    static func changedWhileOpen(_ path: String) -> FSError {
+        FSError(ESTALE, "\(path) was changed or removed by another host while open here; the rest of the version "
+                + "it was opened at is gone from S3: close and reopen it to read the current version")
     }
 
     public func write(_ inode: UInt64, handle: UInt64, offset: UInt64, bytes: [UInt8]) async throws(FSError) -> Int {
@@ -172,6 +174,11 @@ extension FileSystem {
             state.handles[handle] = nil
             guard var record = state.inodes[inode] else { return nil }
             record.openCount = max(0, record.openCount - 1)
+            if record.openCount == 0, record.isSuperseded {
+                // Another host changed the object while it was open here: the next open looks again.
+                record.isSuperseded = false
+                record.validUntil = 0
+            }
             var released: StagedFile?
             if record.openCount == 0, let staged = record.staged,
                record.isUnlinked || (!staged.isDirty && !record.isLocalOnly) {

@@ -101,8 +101,9 @@ extension FileSystem {
 
     public func getattr(_ inode: UInt64) async throws(FSError) -> (FileAttributes, timeout: Double) {
         let current = try record(inode)
-        let hasLocalState = current.hasPendingUpload || current.staged != nil || current.isUnlinked
-        if inode == Self.rootInode || hasLocalState || current.validUntil > Self.monotonicNow() {
+        // A file open here keeps the attributes of the version it was opened at.
+        if inode == Self.rootInode || current.holdsVersion || current.isUnlinked
+            || current.validUntil > Self.monotonicNow() {
             return (try localAttributes(current), options.metadataTTL)
         }
         let started = Self.monotonicNow()

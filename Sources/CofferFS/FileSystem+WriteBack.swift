@@ -22,7 +22,12 @@ extension FileSystem {
             return
         }
         guard writesBack else {
-            try await upload(inode)
+            do {
+                try await upload(inode)
+            } catch {
+                await retryInBackground(inode)
+                throw error
+            }
             return
         }
         try await locks.withLock(inode) { () throws(FSError) in
@@ -31,6 +36,22 @@ extension FileSystem {
         if state.withLock({ $0.inodes[inode]?.staged != nil }) {
             scheduleUpload(inode)
         }
+    }
+
+    /// After a write-through close whose upload failed (the application got the error): the changes stay staged,
+    /// are journaled, and the queue keeps retrying them with backoff, with the same condition (the version they
+    /// were made to), so a failure that passes loses nothing and a conflict never overwrites anyone.
+    func retryInBackground(_ inode: UInt64) async {
+        guard state.withLock({ $0.inodes[inode].map { $0.hasPendingUpload && !$0.isUnlinked } ?? false }) else {
+            return
+        }
+        do {
+            try await locks.withLock(inode) { () throws(FSError) in try recordPendingUpload(inode) }
+        } catch {
+            logger.error("a failed upload could not be journaled; the mount keeps retrying it while it runs",
+                         metadata: ["error": "\(error)"])
+        }
+        scheduleUpload(inode)
     }
 
     /// Queues the pending changes of `inode` for upload (at once with `immediately`): files after the write-back

@@ -224,7 +224,9 @@ public final class FileSystem: Sendable {
             if let number = state.byPath[path], var existing = state.inodes[number],
                existing.type == type || Self.isObjectKindChange(existing.type, type)
             {
-                if !existing.hasPendingUpload && existing.changedAt < fetchedAt {
+                if existing.holdsVersion {
+                    if existing.etag != etag { existing.isSuperseded = true }
+                } else if existing.changedAt < fetchedAt {
                     existing.type = type
                     existing.etag = etag
                     existing.metadata = metadata

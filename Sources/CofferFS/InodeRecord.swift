@@ -45,6 +45,16 @@ struct InodeRecord {
     /// directory) metadata its marker does not carry yet.
     var hasPendingUpload: Bool { isLocalOnly || (staged?.isDirty ?? false) || markerIsStale }
 
+    /// True while this mount holds the file at one version: open here, staged (being written), or with changes not
+    /// uploaded. What other hosts do to the object meanwhile is not applied to the record, so no descriptor mixes
+    /// two versions' bytes or sees its size change, and an upload replaces exactly the version its changes were
+    /// made to. Reads of bytes the mount does not hold fail with ESTALE once the object changed.
+    var holdsVersion: Bool { hasPendingUpload || (type == .regular && (openCount > 0 || staged != nil)) }
+
+    /// Another host changed or removed the object while the file was held at its version (`holdsVersion`): the
+    /// next open after the last close looks again.
+    var isSuperseded = false
+
     /// Ends the record's pending upload: returns its journal record's id (to remove) and, when no handle has the
     /// file open, its staging file (to discard), both cleared here.
     mutating func endPendingUpload() -> (journalID: String?, staged: StagedFile?) {

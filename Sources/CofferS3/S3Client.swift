@@ -58,7 +58,7 @@ public final class S3Client: Sendable {
                 let failure = S3Error(kind: .transport(error), code: .other("Transport"), message: error.description,
                                       status: 0, operation: operation.name,
                                       resource: operation.resource(bucket: configuration.bucket))
-                if error.isRetryable, operation.idempotent, attempt < policy.maxAttempts {
+                if error.isRetryable, operation.idempotent, attempt < policy.attempts(for: .transient) {
                     logger.debug("retrying after transport error", metadata: ["operation": "\(operation.name)",
                                                                                "attempt": "\(attempt)", "error": "\(error)"])
                     try? await Task.sleep(for: policy.delay(beforeRetry: attempt))
@@ -81,7 +81,7 @@ public final class S3Client: Sendable {
                                metadata: ["seconds": "\(Int(clockSkew.seconds))"])
                 continue
             }
-            if error.code.isRetryable, operation.idempotent, attempt < policy.maxAttempts {
+            if let budget = error.code.retryBudget, operation.idempotent, attempt < policy.attempts(for: budget) {
                 logger.debug("retrying after S3 error", metadata: ["operation": "\(operation.name)",
                                                                     "attempt": "\(attempt)", "code": "\(error.code.rawValue)"])
                 try? await Task.sleep(for: policy.delay(beforeRetry: attempt))

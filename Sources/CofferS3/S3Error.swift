@@ -1,3 +1,4 @@
+import CofferAWS
 import CofferHTTP
 
 /// An S3 request that failed: an error answer from S3, or no usable answer at all.
@@ -111,11 +112,19 @@ public enum S3ErrorCode: Sendable, Equatable, Hashable {
     }
 
     /// True for errors a retry may cure.
-    public var isRetryable: Bool {
+    public var isRetryable: Bool { retryBudget != nil }
+
+    /// The retry budget of an error a retry may cure (nil for the others): throttling and server errors pass on
+    /// their own and are retried longest; a timed-out request or a skewed clock get a few more attempts.
+    public var retryBudget: RetryableFailure? {
         switch self {
-        case .slowDown, .requestTimeout, .internalError, .serviceUnavailable, .requestTimeTooSkewed: return true
-        case .other(let s): return s == "HTTP502" || s == "HTTP504" || s == "Throttling" || s == "ThrottlingException"
-        default: return false
+        case .slowDown, .internalError, .serviceUnavailable: return .transient
+        case .requestTimeout, .requestTimeTooSkewed: return .clientError
+        case .other(let s):
+            let transient = ["HTTP500", "HTTP502", "HTTP503", "HTTP504", "Throttling", "ThrottlingException",
+                             "RequestLimitExceeded", "TooManyRequestsException"]
+            return transient.contains(s) ? .transient : nil
+        default: return nil
         }
     }
 

@@ -137,10 +137,16 @@ struct EncryptedFileSystemTests {
         let replaced = Self.bytes(7000, seed: 12)
         try await FileSystemTests.writeFile(writer, Self.root, "shared.bin", replaced)
         #expect(try await FileSystemTests.names(reader, Self.root).contains("shared.bin"))
-        // A read before any getattr: the listing's size is the message's, not the file's, and must not be used.
-        #expect(try await reader.read(inode, handle: file.handle, offset: 0, count: 100_000) == replaced)
-        #expect(try await reader.getattr(inode).0.size == 7000)
+        // The open descriptor stays on the version it opened: its size, and ESTALE rather than the new bytes.
+        #expect(try await reader.getattr(inode).0.size == 5000)
+        let stale = await #expect(throws: FSError.self) {
+            _ = try await reader.read(inode, handle: file.handle, offset: 0, count: 100_000)
+        }
+        #expect(stale?.errno == ESTALE)
         await reader.release(inode, handle: file.handle)
+        // After the last close: the listing's size is the message's, not the file's, and must not be used.
+        #expect(try await reader.getattr(inode).0.size == 7000)
+        #expect(try await FileSystemTests.readAll(reader, inode) == replaced)
 
         // And a getattr straight after a listing shows the new plaintext size.
         let again = Self.bytes(3000, seed: 13)

@@ -6,7 +6,7 @@ import Testing
 
 /// Seeded model-based tests of the write-back engine: random sequences of file operations (create, write,
 /// partial edits, truncate, rename, unlink, chmod, fsync, sync of everything), another client's PUT and DELETE
-/// straight to the store, and simulated crashes (the process dies; a new mount replays the journal) — each step
+/// straight to the store (also while the file is open here for reading or editing), and simulated crashes (the process dies; a new mount replays the journal) — each step
 /// checked against a reference model of what the application must see and, after every upload, of what S3 must
 /// hold.
 ///
@@ -171,6 +171,85 @@ struct WriteBackModelTests {
             }
             updated.replaceSubrange(offset..<(offset + piece.count), with: piece)
             model.pending[name] = Pending(bytes: updated, mode: current.mode, base: model.base(of: name))
+        }
+
+        /// Opens read-write and reads all of it; another client replaces the object; the kernel revalidates the
+        /// name; then a piece is written. The changes stay based on the version that was open: their upload must
+        /// not replace the other client's object, however much of the old one this mount holds.
+        func editWhileAnotherClientReplaces(_ name: String) async throws {
+            guard let current = model.view(name, defaultMode: defaultMode) else { return try await writeWhole(name) }
+            let base = model.base(of: name)
+            let inode = try await inode(of: name)
+            let file = try await fs.open(inode, flags: OpenFlags(read: true, write: true))
+            let seen = try await readThrough(inode, handle: file.handle)
+            check(seen == current.bytes, "read before the racing edit of \(name)")
+            try await otherClientPut(name)
+            _ = try await self.inode(of: name)
+            check(try await fs.getattr(inode).0.size == UInt64(current.bytes.count),
+                  "the size of \(name) changed under its open descriptor")
+            let again = try await readThrough(inode, handle: file.handle)
+            check(again == current.bytes, "an open descriptor of \(name) read another version")
+            let offset = Int.random(in: 0...current.bytes.count, using: &rng)
+            let piece = bytes(Int.random(in: 1...2000, using: &rng))
+            _ = try await fs.write(inode, handle: file.handle, offset: UInt64(offset), bytes: piece)
+            try await fs.flush(inode, handle: file.handle)
+            await fs.release(inode, handle: file.handle)
+            var updated = current.bytes
+            if updated.count < offset + piece.count {
+                updated += [UInt8](repeating: 0, count: offset + piece.count - updated.count)
+            }
+            updated.replaceSubrange(offset..<(offset + piece.count), with: piece)
+            model.pending[name] = Pending(bytes: updated, mode: current.mode, base: base,
+                                          needsBase: model.pending[name]?.needsBase ?? false)
+        }
+
+        /// Opens read-only and reads the start; another client replaces the object; the kernel revalidates; the
+        /// rest is read. Every read returns the opened version's bytes or fails with ESTALE (and then every later
+        /// one does): never the other version's bytes, and the size stays.
+        func readWhileAnotherClientReplaces(_ name: String) async throws {
+            guard let current = model.view(name, defaultMode: defaultMode) else { return }
+            let inode = try await inode(of: name)
+            let file = try await fs.open(inode, flags: OpenFlags())
+            let start = try await fs.read(inode, handle: file.handle, offset: 0, count: 1000)
+            check(start[...] == current.bytes.prefix(1000), "start of \(name) before another client replaced it")
+            try await otherClientPut(name)
+            _ = try await self.inode(of: name)
+            check(try await fs.getattr(inode).0.size == UInt64(current.bytes.count),
+                  "the size of \(name) changed under its open descriptor")
+            var offset = start.count
+            var stale = false
+            while true {
+                let outcome: Result<[UInt8], FSError>
+                do throws(FSError) {
+                    outcome = .success(try await fs.read(inode, handle: file.handle, offset: UInt64(offset), count: 700))
+                } catch {
+                    outcome = .failure(error)
+                }
+                switch outcome {
+                case .success(let chunk):
+                    check(!stale, "a read of \(name) succeeded after one failed with ESTALE")
+                    check(chunk[...] == current.bytes.dropFirst(offset).prefix(700),
+                          "bytes \(offset)... of \(name) are not the opened version's")
+                    offset += chunk.count
+                    if chunk.isEmpty { break }
+                    continue
+                case .failure(let error):
+                    check(error.errno == ESTALE, "read of \(name) after another client replaced it: \(error)")
+                    stale = true
+                }
+                break
+            }
+            await fs.release(inode, handle: file.handle)
+        }
+
+        /// Every byte of `inode` through `handle`.
+        func readThrough(_ inode: UInt64, handle: UInt64) async throws -> [UInt8] {
+            var seen: [UInt8] = []
+            while true {
+                let chunk = try await fs.read(inode, handle: handle, offset: UInt64(seen.count), count: 65536)
+                if chunk.isEmpty { return seen }
+                seen += chunk
+            }
         }
 
         func truncate(_ name: String) async throws {
@@ -391,7 +470,9 @@ struct WriteBackModelTests {
                 case 63..<73: ("fsync \(name)", true)
                 case 73..<78: ("sync", true)
                 case 78..<83: ("crash", true)
-                case 83..<93: ("other client PUT \(name)", false)
+                case 83..<90: ("other client PUT \(name)", false)
+                case 90..<93: ("edit \(name) while another client replaces it", false)
+                case 93..<96: ("read \(name) while another client replaces it", false)
                 default: ("other client DELETE \(name)", false)
                 }
                 log.append("\(index): \(step)")
@@ -405,7 +486,9 @@ struct WriteBackModelTests {
                 case 63..<73: try await fsync(name)
                 case 73..<78: try await syncAll()
                 case 78..<83: try await crashAndReplay()
-                case 83..<93: try await otherClientPut(name)
+                case 83..<90: try await otherClientPut(name)
+                case 90..<93: try await editWhileAnotherClientReplaces(name)
+                case 93..<96: try await readWhileAnotherClientReplaces(name)
                 default: try await otherClientDelete(name)
                 }
                 try await checkView(after: "step \(index) (\(step))")

@@ -224,6 +224,20 @@ struct S3ClientBehaviourTests {
         #expect(policy.delay(beforeRetry: 1, random: { $0 }) == .milliseconds(100))
         #expect(policy.delay(beforeRetry: 3, random: { $0 }) == .milliseconds(400))
         #expect(policy.delay(beforeRetry: 9, random: { $0 }) == .seconds(1))
-        #expect(policy.delay(beforeRetry: 3, random: { _ in 0 }) == .zero)
+        #expect(policy.delay(beforeRetry: 3, random: { _ in 0 }) == .milliseconds(200), "never under half the ceiling")
+        #expect(policy.delay(beforeRetry: 500, random: { $0 }) == .seconds(1))
+    }
+
+    @Test func theDefaultPolicyRidesOutTwentySecondsOfThrottlingButFewClientErrors() {
+        let policy = RetryPolicy()
+        #expect(policy.attempts(for: .transient) == 10)
+        #expect(policy.attempts(for: .clientError) == 3)
+        // 0.1 + 0.2 + ... + 12.8 + 20 s of ceilings: at least half of it is always waited.
+        #expect(abs(policy.retryWindow.lowerBound - 22.75) < 0.001)
+        #expect(abs(policy.retryWindow.upperBound - 45.5) < 0.001)
+        #expect(S3ErrorCode.slowDown.retryBudget == .transient)
+        #expect(S3ErrorCode("RequestTimeout").retryBudget == .clientError)
+        #expect(S3ErrorCode.accessDenied.retryBudget == nil)
+        #expect(RetryPolicy(maxAttempts: 2, maxClientErrorAttempts: 5).attempts(for: .clientError) == 2)
     }
 }
