@@ -15,8 +15,9 @@ Same app as `moto_server`, plus:
                     unversioned bucket; moto answers 400). rclone sends it on the HEAD after a multipart upload.
   --fault-file F    while file F exists, answer requests with an S3 error instead of serving them. Each line of F is
                     `STATUS [TEXT]`: a request whose path or query contains TEXT (every request when there is none)
-                    gets STATUS (503 SlowDown, 500 InternalError) with S3's error body. Tests create and remove F
-                    to simulate an outage of part of a bucket while other tests use the same server.
+                    gets STATUS (503 SlowDown, 500 InternalError) with S3's error body; STATUS `reset` instead
+                    drops the connection without an answer (an empty reply, then a TCP reset). Tests create and remove F to
+                    simulate an outage of part of a bucket while other tests use the same server.
 
 Signature checks use the request URI exactly as it arrived. Stock moto 5.2.1 verifies signatures against the URL
 as werkzeug re-quotes it, so correctly signed requests whose key or query holds characters such as + & ! ( ) *
@@ -26,6 +27,8 @@ import argparse
 import logging
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -128,7 +131,7 @@ FAULT_CODES = {500: ("InternalError", "We encountered an internal error. Please 
 
 
 def injected_fault(path, environ):
-    """The status a request gets from the fault file, or None to serve it."""
+    """The status a request gets from the fault file ("reset" to drop the connection), or None to serve it."""
     if not path:
         return None
     try:
@@ -139,10 +142,10 @@ def injected_fault(path, environ):
     target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
     for line in lines:
         parts = line.strip().split(None, 1)
-        if not parts or not parts[0].isdigit():
+        if not parts or not (parts[0].isdigit() or parts[0] == "reset"):
             continue
         if len(parts) == 1 or parts[1] in target or parts[1] in environ.get("RAW_URI", ""):
-            return int(parts[0])
+            return parts[0] if parts[0] == "reset" else int(parts[0])
     return None
 
 
@@ -187,6 +190,16 @@ class RequestLog:
             return start_response(line, headers, exc_info)
 
         fault = injected_fault(self.fault_file, environ)
+        if fault == "reset":
+            # Drop the connection with no answer: shutdown ends both directions at once (the server's own file
+            # objects still hold the socket, so close() alone would leave it open), and SO_LINGER with a zero
+            # timeout makes the server's final close a TCP RST. The client sees an empty reply or a reset.
+            connection = environ.get("werkzeug.socket")
+            if connection is not None:
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.shutdown(socket.SHUT_RDWR)
+            self._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, "000", 0])
+            raise ConnectionResetError("injected connection reset")
         if fault is not None:
             code, message = FAULT_CODES.get(fault, ("InternalError", "Injected fault."))
             payload = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'

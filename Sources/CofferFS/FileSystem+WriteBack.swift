@@ -25,7 +25,7 @@ extension FileSystem {
             do {
                 try await upload(inode)
             } catch {
-                await retryInBackground(inode)
+                await retryInBackground(inode, after: error)
                 throw error
             }
             return
@@ -41,7 +41,7 @@ extension FileSystem {
     /// After a write-through close whose upload failed (the application got the error): the changes stay staged,
     /// are journaled, and the queue keeps retrying them with backoff, with the same condition (the version they
     /// were made to), so a failure that passes loses nothing and a conflict never overwrites anyone.
-    func retryInBackground(_ inode: UInt64) async {
+    func retryInBackground(_ inode: UInt64, after failure: FSError) async {
         guard state.withLock({ $0.inodes[inode].map { $0.hasPendingUpload && !$0.isUnlinked } ?? false }) else {
             return
         }
@@ -51,7 +51,8 @@ extension FileSystem {
             logger.error("a failed upload could not be journaled; the mount keeps retrying it while it runs",
                          metadata: ["error": "\(error)"])
         }
-        scheduleUpload(inode)
+        let bytes = state.withLock { $0.inodes[inode]?.staged?.size ?? 0 }
+        queue.scheduleRetry(inode, bytes: bytes, failure: failure.message)
     }
 
     /// Queues the pending changes of `inode` for upload (at once with `immediately`): files after the write-back

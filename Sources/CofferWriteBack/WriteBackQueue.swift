@@ -165,6 +165,24 @@ public final class WriteBackQueue: Sendable {
         if wake { wakeLoop() }
     }
 
+    /// Records that the owner's own upload of file `id` failed (a write-through close reported the error to the
+    /// application): the queue retries it with the backoff of a failed attempt of its own — first after 1 s, not at
+    /// once — and counts it as failing for `status`.
+    public func scheduleRetry(_ id: UInt64, bytes: UInt64, failure: String) {
+        let now = Self.now()
+        state.withLock { state in
+            var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now, latest: now)
+            entry.bytes = bytes
+            entry.generation += 1
+            entry.failures += 1
+            entry.lastError = failure
+            entry.due = now + min(settings.maxRetryDelay, pow(2, Double(min(entry.failures, 30) - 1)))
+            entry.latest = entry.due
+            state.entries[id] = entry
+        }
+        wakeLoop()
+    }
+
     /// Forgets file `id`: it was uploaded by its owner directly (fsync), removed, or its changes were dropped.
     public func remove(_ id: UInt64) {
         var wake = false

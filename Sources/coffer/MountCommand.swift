@@ -214,6 +214,11 @@ struct MountCommand: AsyncParsableCommand {
         s3.region = settings.region
         s3.profile = settings.profile
         s3.pathStyle = settings.pathStyle
+        s3.connectTimeout = settings.connectTimeout
+        s3.ioTimeout = settings.ioTimeout
+        s3.startupTimeout = settings.startupTimeout
+        s3.retries = settings.retries
+        s3.retryMaxDelay = settings.retryMaxDelay
         let client: S3Client
         do {
             client = try await s3.verifiedClient(bucket: settings.bucket, logger: logger)
@@ -315,6 +320,11 @@ struct MountCommand: AsyncParsableCommand {
         if let region = s3.region { settings.region = region }
         if let profile = s3.profile { settings.profile = profile }
         if s3.pathStyle { settings.pathStyle = true }
+        if let connectTimeout = s3.connectTimeout { settings.connectTimeout = connectTimeout }
+        if let ioTimeout = s3.ioTimeout { settings.ioTimeout = ioTimeout }
+        if let startupTimeout = s3.startupTimeout { settings.startupTimeout = startupTimeout }
+        if let retries = s3.retries { settings.retries = retries }
+        if let retryMaxDelay = s3.retryMaxDelay { settings.retryMaxDelay = retryMaxDelay }
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
         if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
         if let kmsEndpointURL { settings.kmsEndpointURL = try MountSettings.url(kmsEndpointURL) }

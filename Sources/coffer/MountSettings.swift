@@ -34,6 +34,12 @@ struct MountSettings: Equatable {
     var region: String?
     var profile: String?
     var pathStyle = false
+    /// S3 connection and retry limits (`--connect-timeout`, `-o connect_timeout=` and so on); nil: the default.
+    var connectTimeout: Int?
+    var ioTimeout: Int?
+    var startupTimeout: Double?
+    var retries: Int?
+    var retryMaxDelay: Double?
     var logFile: String?
     /// A local wrapping key (`--encryption-key-file`, `-o encryption_key_file=`).
     var encryptionKeyFile: String?
@@ -112,6 +118,11 @@ struct MountSettings: Equatable {
         case "metadata_cache_entries": metadataCacheEntries = try Self.entryCount(try required(), option: name)
         case "on_conflict": conflictPolicy = try Self.conflictPolicy(try required())
         case "path_style", "use_path_request_style": pathStyle = true
+        case "connect_timeout": connectTimeout = try Self.wholeSeconds(try required(), option: name)
+        case "io_timeout": ioTimeout = try Self.wholeSeconds(try required(), option: name)
+        case "startup_timeout": startupTimeout = try Self.positiveSeconds(try required(), option: name)
+        case "retries": retries = try Self.retryCount(try required(), option: name)
+        case "retry_max_delay": retryMaxDelay = try Self.positiveSeconds(try required(), option: name)
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()
@@ -205,6 +216,24 @@ struct MountSettings: Equatable {
         return value
     }
 
+    /// A number of seconds more than 0 (at most an hour).
+    static func positiveSeconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
+        guard let value = Double(text), value > 0, value <= 3600 else { throw .invalidLimit(option, text) }
+        return value
+    }
+
+    /// A whole number of seconds more than 0 (at most an hour).
+    static func wholeSeconds(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), value > 0, value <= 3600 else { throw .invalidLimit(option, text) }
+        return value
+    }
+
+    /// A number of retries, 0 to 100.
+    static func retryCount(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), (0...100).contains(value) else { throw .invalidRetryCount(option, text) }
+        return value
+    }
+
     /// A user id, or a user name looked up in the password database.
     static func userID(_ text: String) throws(MountSettingsError) -> UInt32 {
         if let id = UInt32(text) { return id }
@@ -234,6 +263,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidMode(String, String)
     case invalidNumber(String, String)
     case invalidEntryCount(String, String)
+    case invalidLimit(String, String)
+    case invalidRetryCount(String, String)
     case unknownUser(String)
     case unknownGroup(String)
     case endpointNotURL(String)
@@ -253,6 +284,10 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
         case .invalidNumber(let name, let text): return "\(name)=\(text) is not a number of seconds (>= 0)"
         case .invalidEntryCount(let name, let text):
             return "\(name)=\(text) is not a number of entries (0 to 100000000; 0 turns the cache off)"
+        case .invalidLimit(let name, let text):
+            return "\(name)=\(text) is not a time limit: give seconds more than 0 and at most 3600"
+        case .invalidRetryCount(let name, let text):
+            return "\(name)=\(text) is not a number of retries: give a whole number from 0 (never retry) to 100"
         case .unknownUser(let name): return "no user named \(name) (give a name from /etc/passwd or a number)"
         case .unknownGroup(let name): return "no group named \(name) (give a name from /etc/group or a number)"
         case .endpointNotURL(let text):

@@ -27,25 +27,57 @@ struct S3Options: ParsableArguments {
 
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
         "Seconds to wait for a TCP/TLS connection to S3 before retrying (default 10).", valueName: "seconds"))
-    var connectTimeout = 10
+    var connectTimeout: Int?
 
     @Option(name: .customLong("io-timeout"), help: ArgumentHelp(
         "Seconds a request may go without any data moving before it is abandoned and retried (default 30).",
         valueName: "seconds"))
-    var ioTimeout = 30
+    var ioTimeout: Int?
 
     @Option(name: .customLong("startup-timeout"), help: ArgumentHelp(
         "Seconds the start-up checks (HeadBucket, the first listing) may take before the command fails (default 15).",
         valueName: "seconds"))
-    var startupTimeout: Double = 15
+    var startupTimeout: Double?
+
+    @Option(name: .customLong("retries"), help: ArgumentHelp(
+        "Retries of a request that met throttling, a server error or a broken connection (default 9: with the "
+            + "default --retry-max-delay about 23 to 45 s of outage are ridden out; 0 never retries).",
+        valueName: "count"))
+    var retries: Int?
+
+    @Option(name: .customLong("retry-max-delay"), help: ArgumentHelp(
+        "The longest wait between two retries, in seconds (default 20).", valueName: "seconds"))
+    var retryMaxDelay: Double?
 
     @Flag(name: .shortAndLong, help: "Log each step (to standard error).")
     var verbose = false
 
     func validate() throws {
-        guard connectTimeout > 0, ioTimeout > 0, startupTimeout > 0 else {
+        guard effectiveConnectTimeout > 0, effectiveIOTimeout > 0, effectiveStartupTimeout > 0 else {
             throw ValidationError("--connect-timeout, --io-timeout and --startup-timeout must be more than 0")
         }
+        guard (0...100).contains(effectiveRetries) else { throw ValidationError("--retries must be 0 to 100") }
+        guard effectiveRetryMaxDelay > 0, effectiveRetryMaxDelay <= 3600 else {
+            throw ValidationError("--retry-max-delay must be more than 0 and at most 3600 seconds")
+        }
+    }
+
+    /// `--connect-timeout`, else 10 seconds.
+    var effectiveConnectTimeout: Int { connectTimeout ?? 10 }
+    /// `--io-timeout`, else 30 seconds.
+    var effectiveIOTimeout: Int { ioTimeout ?? 30 }
+    /// `--startup-timeout`, else 15 seconds.
+    var effectiveStartupTimeout: Double { startupTimeout ?? 15 }
+    /// `--retries`, else the default policy's.
+    var effectiveRetries: Int { retries ?? RetryPolicy().maxAttempts - 1 }
+    /// `--retry-max-delay`, else the default policy's.
+    var effectiveRetryMaxDelay: Double {
+        retryMaxDelay ?? Double(RetryPolicy().maxDelay.components.seconds)
+    }
+
+    /// The retry policy these options give.
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(maxAttempts: effectiveRetries + 1, maxDelay: .milliseconds(Int64(effectiveRetryMaxDelay * 1000)))
     }
 
     /// A client for `bucket`, with the bucket's region verified (and discovered when not given).
@@ -56,7 +88,7 @@ struct S3Options: ParsableArguments {
     func verifiedClient(bucket: String, logger: Logger) async throws -> S3Client {
         let client = try await client(bucket: bucket, logger: logger)
         let endpoint = client.configuration.debugURL(key: "")
-        return try await withinStartupDeadline(seconds: startupTimeout, endpoint: endpoint) {
+        return try await withinStartupDeadline(seconds: effectiveStartupTimeout, endpoint: endpoint) {
             try await Self.verify(client, bucket: bucket, logger: logger)
         }
     }
@@ -80,8 +112,8 @@ struct S3Options: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         var transportOptions = CurlTransport.Options()
         transportOptions.caBundlePath = caBundle
-        transportOptions.connectTimeout = connectTimeout
-        transportOptions.lowSpeedTime = ioTimeout
+        transportOptions.connectTimeout = effectiveConnectTimeout
+        transportOptions.lowSpeedTime = effectiveIOTimeout
         let transport = CurlTransport(options: transportOptions)
         let context = CredentialsContext(environment: environment, transport: transport, logger: logger)
         let credentials = DefaultCredentialsChain(profile: profile, context: context)
@@ -94,7 +126,8 @@ struct S3Options: ParsableArguments {
         let configuration = S3Configuration(
             bucket: bucket, region: resolvedRegion ?? "us-east-1", regionIsExplicit: explicit,
             endpointURL: endpointURL ?? S3Configuration.endpointFromEnvironment(environment),
-            addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport)
+            addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport,
+            retryPolicy: retryPolicy)
         return S3Client(configuration: configuration, logger: logger)
     }
 

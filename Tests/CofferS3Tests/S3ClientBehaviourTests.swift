@@ -181,6 +181,21 @@ struct S3ClientBehaviourTests {
         }
     }
 
+    /// Real S3 checks a completion's `If-None-Match` atomically: of two overlapping completions of one new key,
+    /// one is answered 412. That answer is final, not an unknown outcome to recover from: no ListParts, no retry.
+    @Test func aCompletionRefusedByItsConditionIsAPreconditionFailure() async throws {
+        let transport = ScriptedTransport { _, request throws(HTTPError) in
+            #expect(request.headers["If-None-Match"] == "*")
+            return ScriptedTransport.s3Error(412, code: "PreconditionFailed")
+        }
+        let refused = await #expect(throws: S3Error.self) {
+            try await Self.client(transport).completeMultipartUpload(
+                "k", uploadId: "U", parts: [CompletedPart(partNumber: 1, etag: "e1")], condition: .doesNotExist)
+        }
+        #expect(refused?.code == .preconditionFailed)
+        #expect(transport.requests.map(\.method) == ["POST"])
+    }
+
     @Test func completeMultipartRetriesWhenTheUploadStillExists() async throws {
         let transport = ScriptedTransport { index, _ throws(HTTPError) in
             switch index {

@@ -58,6 +58,12 @@ public final class MotoServer: @unchecked Sendable {
         try "\(status) \(matching)\n".write(toFile: faultFilePath, atomically: true, encoding: .utf8)
     }
 
+    /// Until `endFaults`, drops the connection of every request whose path or query contains `matching` without
+    /// any answer (the client sees an empty reply or a TCP reset, as when a load balancer or NAT drops it).
+    public func injectResets(matching: String) throws {
+        try "reset \(matching)\n".write(toFile: faultFilePath, atomically: true, encoding: .utf8)
+    }
+
     /// Serves every request again.
     public func endFaults() {
         try? FileManager.default.removeItem(atPath: faultFilePath)
@@ -82,6 +88,7 @@ public struct LoggedRequest: Sendable, CustomStringConvertible {
     public let query: String
     public let isCopy: Bool
     public let range: String
+    /// The HTTP status, or 0 for a connection the server reset (an injected fault) or a line it could not read.
     public let status: Int
 
     init?(line: Substring) {

@@ -52,6 +52,24 @@ struct WriteBackQueueTests {
         queue.stop()
     }
 
+    /// A write-through close whose own upload failed: the queue does not repeat it at once (the attempt the
+    /// application waited for had just failed) but after the first backoff step, even with no write-back delay.
+    @Test func aFailureOfTheOwnersUploadIsRetriedAfterTheBackoff() async throws {
+        let queue = WriteBackQueue(settings: .init(delay: 0))
+        let recorder = Recorder()
+        queue.start(perform: recorder.perform)
+        queue.scheduleRetry(3, bytes: 5, failure: "close: 503 SlowDown")
+        #expect(queue.status.failing == 1)
+        #expect(queue.status.lastError == "close: 503 SlowDown")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(recorder.count(3) == 0, "the first retry waits for the backoff")
+        let deadline = Date().addingTimeInterval(30)
+        while queue.isPending(3) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(recorder.count(3) == 1)
+        #expect(!queue.isPending(3))
+        queue.stop()
+    }
+
     @Test func writersWaitWhileTooManyBytesArePending() async throws {
         let queue = WriteBackQueue(settings: .init(delay: 3600, maxPendingBytes: 100))
         let recorder = Recorder()
