@@ -203,6 +203,7 @@ struct MountCommand: AsyncParsableCommand {
 
     /// Verifies S3, builds the filesystem and serves it until unmounted.
     private func mount(_ settings: MountSettings, mountpoint: String) async throws {
+        MemoryTuning.apply()
         let level = logLevel ?? (s3.verbose ? .debug : .info)
         let logFile = settings.logFile.map { MountTable.canonical($0) }
         try LoggingSetup.bootstrap(logFile: logFile, background: daemonChild, level: level)
