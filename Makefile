@@ -3,7 +3,11 @@ SWIFT ?= swift
 CONFIG ?= debug
 BUILD_FLAGS ?=
 
-.PHONY: all build release test test-unit deps fmt run stop bench clean s3-start s3-stop
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+DESTDIR ?=
+
+.PHONY: all build release install test test-unit deps fmt run stop bench clean s3-start s3-stop
 
 all: build
 
@@ -15,6 +19,13 @@ build:
 
 release:
 	$(SWIFT) build -c release $(BUILD_FLAGS)
+
+# The release binary and the systemd unit template, with the unit's paths set to PREFIX (docs/operations.md).
+install: release
+	install -D -m 0755 "$$($(SWIFT) build -c release $(BUILD_FLAGS) --show-bin-path)/coffer" "$(DESTDIR)$(PREFIX)/bin/coffer"
+	install -d "$(DESTDIR)$(SYSTEMD_DIR)"
+	sed 's|/usr/local/bin/coffer|$(PREFIX)/bin/coffer|g' scripts/systemd/coffer@.service > "$(DESTDIR)$(SYSTEMD_DIR)/coffer@.service"
+	chmod 0644 "$(DESTDIR)$(SYSTEMD_DIR)/coffer@.service"
 
 # Every test: unit tests and integration tests against moto servers the tests start themselves. One test at a
 # time: on two cores, kernel mounts, moto and timing-sensitive unit tests starve each other when run together.

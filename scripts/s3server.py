@@ -3,7 +3,8 @@
 
 Same app as `moto_server`, plus:
   --log FILE        append one TSV line per request: t_start, seconds, method, path, query, copy(0/1), range,
-                    request bytes, status, response bytes. Tests and benchmarks count S3 requests from it.
+                    request bytes, status, response bytes, x-amz-request-payer. Tests and benchmarks count S3
+                    requests from it.
   --delay-ms N      sleep N ms before each request (emulates the round trip to real S3; loopback has no netem).
   --watch-parent    exit when the process that started us goes away, so a crashed test leaves no server behind.
   --auth-actions N  sets INITIAL_NO_AUTH_ACTION_COUNT=N: the first N requests are unauthenticated (create IAM
@@ -183,6 +184,7 @@ class RequestLog:
             environ.get("HTTP_RANGE", ""),
             environ.get("CONTENT_LENGTH") or "0",
         ]
+        payer = environ.get("HTTP_X_AMZ_REQUEST_PAYER", "")
         status = ["?"]
 
         def recording_start_response(line, headers, exc_info=None):
@@ -198,7 +200,7 @@ class RequestLog:
             if connection is not None:
                 connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 connection.shutdown(socket.SHUT_RDWR)
-            self._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, "000", 0])
+            self._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, "000", 0, payer])
             raise ConnectionResetError("injected connection reset")
         if fault is not None:
             code, message = FAULT_CODES.get(fault, ("InternalError", "Injected fault."))
@@ -232,7 +234,7 @@ class RequestLog:
                     if hasattr(body, "close"):
                         body.close()
                 finally:
-                    log._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, status[0], self.sent])
+                    log._write([f"{started:.6f}", f"{time.time() - started:.6f}", *fields, status[0], self.sent, payer])
 
         return Body()
 

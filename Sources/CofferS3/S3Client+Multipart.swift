@@ -7,6 +7,7 @@ extension S3Client {
     public func createMultipartUpload(_ key: String, options: PutOptions = PutOptions()) async throws(S3Error) -> String {
         var operation = Operation(name: "CreateMultipartUpload", method: "POST", key: key, query: [("uploads", "")])
         Self.apply(PutOptions(metadata: options.metadata, contentType: options.contentType), to: &operation.headers)
+        configuration.objectCreation.apply(to: &operation.headers)
         let response = try await perform(operation)
         let document = try document(response, "CreateMultipartUpload", expecting: "InitiateMultipartUploadResult")
         guard let id = document.childText("UploadId"), !id.isEmpty else {

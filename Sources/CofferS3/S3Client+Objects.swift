@@ -68,6 +68,7 @@ extension S3Client {
     public func putObject(_ key: String, body: ObjectBody, options: PutOptions = PutOptions()) async throws(S3Error) -> String {
         var operation = Operation(name: "PutObject", method: "PUT", key: key, body: Self.httpBody(body))
         Self.apply(options, to: &operation.headers)
+        configuration.objectCreation.apply(to: &operation.headers)
         let response = try await perform(operation)
         guard let etag = response.headers["ETag"] else { throw invalidResponse("PutObject", "no ETag in the answer", key: key) }
         return Self.unquoted(etag)
@@ -90,6 +91,7 @@ extension S3Client {
         }
         if let etag = options.sourceETag { operation.headers.set("x-amz-copy-source-if-match", Self.quoted(etag)) }
         Self.applyCondition(options.condition, to: &operation.headers)
+        configuration.objectCreation.apply(to: &operation.headers)
         let response = try await perform(operation)
         let document = try document(response, "CopyObject", expecting: "CopyObjectResult")
         guard let etag = document.childText("ETag") else { throw invalidResponse("CopyObject", "no ETag in CopyObjectResult", key: destination) }

@@ -100,8 +100,10 @@ public final class S3Client: Sendable {
             throw S3Error(kind: .credentials, code: .other("Credentials"), message: error.description, status: 0,
                           operation: operation.name, resource: operation.resource(bucket: configuration.bucket))
         }
+        var headers = operation.headers
+        if configuration.requesterPays { headers.set("x-amz-request-payer", "requester") }
         var request = HTTPRequest(method: operation.method, url: configuration.url(key: operation.key, query: operation.query),
-                                  headers: operation.headers, body: operation.body, responseSink: operation.sink)
+                                  headers: headers, body: operation.body, responseSink: operation.sink)
         signer.sign(&request, credentials: credentials, date: clockSkew.now(), payloadHash: payloadHash(operation.body))
         return request
     }

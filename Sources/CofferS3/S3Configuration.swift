@@ -34,12 +34,18 @@ public struct S3Configuration: Sendable {
     /// Over TLS, UNSIGNED-PAYLOAD is safe (TLS protects integrity) and avoids reading a large body twice;
     /// over plain HTTP (test servers) small bodies are hashed so the signature covers them.
     public var signedPayloadLimit: UInt64
+    /// Server-side encryption, storage class and ACL of the objects this client creates.
+    public var objectCreation: ObjectCreationSettings
+    /// Send `x-amz-request-payer: requester` with every request: the requester pays for requests and transfer
+    /// of a Requester Pays bucket (S3 refuses requests to such a bucket from other accounts without it).
+    public var requesterPays: Bool
 
     /// A configuration for `bucket`.
     public init(bucket: String, region: String = "us-east-1", regionIsExplicit: Bool = false,
                 endpointURL: String? = nil, addressingStyle: AddressingStyle = .automatic,
                 credentials: any CredentialsProvider, transport: any HTTPTransport,
-                retryPolicy: RetryPolicy = RetryPolicy(), signedPayloadLimit: UInt64 = 1 << 20) {
+                retryPolicy: RetryPolicy = RetryPolicy(), signedPayloadLimit: UInt64 = 1 << 20,
+                objectCreation: ObjectCreationSettings = ObjectCreationSettings(), requesterPays: Bool = false) {
         self.bucket = bucket
         self.region = region
         self.regionIsExplicit = regionIsExplicit
@@ -49,6 +55,8 @@ public struct S3Configuration: Sendable {
         self.transport = transport
         self.retryPolicy = retryPolicy
         self.signedPayloadLimit = signedPayloadLimit
+        self.objectCreation = objectCreation
+        self.requesterPays = requesterPays
     }
 
     /// The endpoint from the environment, as the AWS SDKs read it: `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`.

@@ -126,6 +126,26 @@ struct MountCommand: AsyncParsableCommand {
         valueName: "policy"))
     var onConflict: String?
 
+    @Option(name: .customLong("sse"), help: ArgumentHelp(
+        "S3 server-side encryption of new objects: AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse "
+            + "(default: the bucket's default encryption).", valueName: "type"))
+    var serverSideEncryption: String?
+
+    @Option(name: .customLong("sse-kms-key-id"), help: ArgumentHelp(
+        "The KMS key of --sse aws:kms (key id, ARN or alias; default: the aws/s3 key). Implies --sse aws:kms.",
+        valueName: "key"))
+    var sseKMSKeyID: String?
+
+    @Option(name: .customLong("storage-class"), help: ArgumentHelp(
+        "Storage class of new objects, such as STANDARD_IA or INTELLIGENT_TIERING (default: the bucket's, STANDARD).",
+        valueName: "class"))
+    var storageClass: String?
+
+    @Option(name: .customLong("acl"), help: ArgumentHelp(
+        "Canned ACL of new objects, such as bucket-owner-full-control (default: none sent, so objects are private).",
+        valueName: "acl"))
+    var acl: String?
+
     @Option(name: .customLong("encryption-key-file"), help: ArgumentHelp(
         "Encrypt files with the 32-byte key in this file (mode 0600; make one with `coffer keygen`).", valueName: "path"))
     var encryptionKeyFile: String?
@@ -220,9 +240,15 @@ struct MountCommand: AsyncParsableCommand {
         s3.startupTimeout = settings.startupTimeout
         s3.retries = settings.retries
         s3.retryMaxDelay = settings.retryMaxDelay
+        s3.requesterPays = settings.requesterPays
+        if let acl = settings.objectCreation.cannedACL, acl.isPublic {
+            logger.warning("objects this mount writes get a public ACL, as asked: anyone it names can read them",
+                           metadata: ["acl": "\(acl.rawValue)"])
+        }
         let client: S3Client
         do {
-            client = try await s3.verifiedClient(bucket: settings.bucket, logger: logger)
+            client = try await s3.verifiedClient(bucket: settings.bucket, logger: logger,
+                                                 objectCreation: settings.objectCreation)
             _ = try await client.listObjectsV2(ListRequest(prefix: settings.prefix, delimiter: "/", maxKeys: 1))
         } catch {
             throw ValidationFailure(message: "\(settings.location): \(error)")
@@ -278,8 +304,13 @@ struct MountCommand: AsyncParsableCommand {
             "encryption": "\(encryption.map { "\($0.mode.rawValue) with \($0.keyringSummary)" } ?? "off")",
         ])
         let detach = daemonChild
+        let location = settings.location
         do {
-            try await mount.serve(onMounted: { if detach { Daemon.detachOutput(logFile: logFile) } })
+            try await mount.serve(onMounted: {
+                if detach { Daemon.detachOutput(logFile: logFile) }
+                // Under systemd (Type=notify), the unit is started now that the kernel has the mount.
+                ServiceNotifier().notify(["READY=1", "STATUS=serving \(location) at \(mountpoint)"])
+            })
         } catch {
             throw ValidationFailure(message: "\(error)")
         }
@@ -326,6 +357,14 @@ struct MountCommand: AsyncParsableCommand {
         if let startupTimeout = s3.startupTimeout { settings.startupTimeout = startupTimeout }
         if let retries = s3.retries { settings.retries = retries }
         if let retryMaxDelay = s3.retryMaxDelay { settings.retryMaxDelay = retryMaxDelay }
+        if s3.requesterPays { settings.requesterPays = true }
+        if let serverSideEncryption {
+            settings.objectCreation.serverSideEncryption = try MountSettings.serverSideEncryption(serverSideEncryption)
+        }
+        if let sseKMSKeyID { settings.sseKMSKeyID = sseKMSKeyID }
+        if let storageClass { settings.objectCreation.storageClass = try MountSettings.storageClass(storageClass) }
+        if let acl { settings.objectCreation.cannedACL = try MountSettings.cannedACL(acl, option: "--acl") }
+        try settings.resolveServerSideEncryption()
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
         if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
         if let kmsEndpointURL { settings.kmsEndpointURL = try MountSettings.url(kmsEndpointURL) }

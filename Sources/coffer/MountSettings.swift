@@ -1,5 +1,6 @@
 import CofferEncryption
 import CofferFS
+import CofferS3
 import Foundation
 
 /// Everything `coffer mount` needs, resolved from the positional arguments, `-o` lists (fstab form) and long
@@ -40,6 +41,13 @@ struct MountSettings: Equatable {
     var startupTimeout: Double?
     var retries: Int?
     var retryMaxDelay: Double?
+    /// Server-side encryption, storage class and canned ACL of new objects (`--sse`, `--sse-kms-key-id`,
+    /// `--storage-class`, `--acl` and their `-o` forms); the defaults send no header (the bucket's defaults apply).
+    var objectCreation = ObjectCreationSettings()
+    /// The KMS key of `--sse aws:kms` (`--sse-kms-key-id`, `-o sse_kms_key_id=`); it alone implies aws:kms.
+    var sseKMSKeyID: String?
+    /// Send `x-amz-request-payer: requester` (`--requester-pays`, `-o requester_pays`).
+    var requesterPays = false
     var logFile: String?
     /// A local wrapping key (`--encryption-key-file`, `-o encryption_key_file=`).
     var encryptionKeyFile: String?
@@ -123,6 +131,11 @@ struct MountSettings: Equatable {
         case "startup_timeout": startupTimeout = try Self.positiveSeconds(try required(), option: name)
         case "retries": retries = try Self.retryCount(try required(), option: name)
         case "retry_max_delay": retryMaxDelay = try Self.positiveSeconds(try required(), option: name)
+        case "sse": objectCreation.serverSideEncryption = try Self.serverSideEncryption(try required())
+        case "sse_kms_key_id": sseKMSKeyID = try required()
+        case "storage_class": objectCreation.storageClass = try Self.storageClass(try required())
+        case "acl", "default_acl": objectCreation.cannedACL = try Self.cannedACL(try required(), option: name)
+        case "requester_pays": requesterPays = true
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()
@@ -216,6 +229,43 @@ struct MountSettings: Equatable {
         return value
     }
 
+    /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse` (DSSE-KMS), as S3's header names them.
+    static func serverSideEncryption(_ text: String) throws(MountSettingsError)
+        -> ObjectCreationSettings.ServerSideEncryption
+    {
+        switch text.lowercased() {
+        case "aes256", "sse-s3": return .s3Managed
+        case "aws:kms", "kms", "sse-kms": return .kms(keyID: nil)
+        case "aws:kms:dsse", "dsse-kms": return .dualLayerKMS(keyID: nil)
+        default: throw .invalidServerSideEncryption(text)
+        }
+    }
+
+    /// One of S3's storage class names (case-insensitive).
+    static func storageClass(_ text: String) throws(MountSettingsError) -> String {
+        let name = text.uppercased()
+        guard ObjectCreationSettings.storageClasses.contains(name) else { throw .invalidStorageClass(text) }
+        return name
+    }
+
+    /// One of S3's canned ACL names.
+    static func cannedACL(_ text: String, option: String) throws(MountSettingsError) -> ObjectCreationSettings.CannedACL {
+        guard let acl = ObjectCreationSettings.CannedACL(rawValue: text.lowercased()) else {
+            throw .invalidACL(option, text)
+        }
+        return acl
+    }
+
+    /// Folds `sseKMSKeyID` into `objectCreation`: a key alone means SSE-KMS with it; with SSE-S3 it is an error.
+    mutating func resolveServerSideEncryption() throws(MountSettingsError) {
+        guard let keyID = sseKMSKeyID else { return }
+        switch objectCreation.serverSideEncryption {
+        case nil, .kms: objectCreation.serverSideEncryption = .kms(keyID: keyID)
+        case .dualLayerKMS: objectCreation.serverSideEncryption = .dualLayerKMS(keyID: keyID)
+        case .s3Managed: throw .kmsKeyWithoutKMSEncryption
+        }
+    }
+
     /// A number of seconds more than 0 (at most an hour).
     static func positiveSeconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
         guard let value = Double(text), value > 0, value <= 3600 else { throw .invalidLimit(option, text) }
@@ -265,6 +315,10 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidEntryCount(String, String)
     case invalidLimit(String, String)
     case invalidRetryCount(String, String)
+    case invalidServerSideEncryption(String)
+    case invalidStorageClass(String)
+    case invalidACL(String, String)
+    case kmsKeyWithoutKMSEncryption
     case unknownUser(String)
     case unknownGroup(String)
     case endpointNotURL(String)
@@ -286,6 +340,16 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "\(name)=\(text) is not a number of entries (0 to 100000000; 0 turns the cache off)"
         case .invalidLimit(let name, let text):
             return "\(name)=\(text) is not a time limit: give seconds more than 0 and at most 3600"
+        case .invalidServerSideEncryption(let text):
+            return "sse=\(text) is not a server-side encryption: give AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse"
+        case .invalidStorageClass(let text):
+            return "storage_class=\(text) is not an S3 storage class: give one of "
+                + ObjectCreationSettings.storageClasses.sorted().joined(separator: ", ")
+        case .invalidACL(let name, let text):
+            return "\(name)=\(text) is not a canned ACL: give one of "
+                + ObjectCreationSettings.CannedACL.allCases.map(\.rawValue).joined(separator: ", ")
+        case .kmsKeyWithoutKMSEncryption:
+            return "sse_kms_key_id needs KMS encryption: give --sse aws:kms (or leave --sse out), not AES256"
         case .invalidRetryCount(let name, let text):
             return "\(name)=\(text) is not a number of retries: give a whole number from 0 (never retry) to 100"
         case .unknownUser(let name): return "no user named \(name) (give a name from /etc/passwd or a number)"

@@ -49,6 +49,10 @@ struct S3Options: ParsableArguments {
         "The longest wait between two retries, in seconds (default 20).", valueName: "seconds"))
     var retryMaxDelay: Double?
 
+    @Flag(name: .customLong("requester-pays"), help: ArgumentHelp(
+        "Pay for the requests and transfer of a Requester Pays bucket (sends x-amz-request-payer: requester)."))
+    var requesterPays = false
+
     @Flag(name: .shortAndLong, help: "Log each step (to standard error).")
     var verbose = false
 
@@ -85,8 +89,9 @@ struct S3Options: ParsableArguments {
     /// A 403 answer to HeadBucket has no body, so it cannot say whether the key id is unknown, the secret is
     /// wrong or a permission is missing: then one ListObjectsV2 of a single key is sent, and its error (such as
     /// SignatureDoesNotMatch or InvalidAccessKeyId) is thrown instead when it has one.
-    func verifiedClient(bucket: String, logger: Logger) async throws -> S3Client {
-        let client = try await client(bucket: bucket, logger: logger)
+    func verifiedClient(bucket: String, logger: Logger,
+                        objectCreation: ObjectCreationSettings = ObjectCreationSettings()) async throws -> S3Client {
+        let client = try await client(bucket: bucket, logger: logger, objectCreation: objectCreation)
         let endpoint = client.configuration.debugURL(key: "")
         return try await withinStartupDeadline(seconds: effectiveStartupTimeout, endpoint: endpoint) {
             try await Self.verify(client, bucket: bucket, logger: logger)
@@ -108,7 +113,9 @@ struct S3Options: ParsableArguments {
     }
 
     /// A client for `bucket`, not checked against S3 yet.
-    func client(bucket: String, logger: Logger) async throws -> S3Client {
+    /// - Parameter objectCreation: server-side encryption, storage class and ACL of the objects it creates.
+    func client(bucket: String, logger: Logger,
+                objectCreation: ObjectCreationSettings = ObjectCreationSettings()) async throws -> S3Client {
         let environment = ProcessInfo.processInfo.environment
         var transportOptions = CurlTransport.Options()
         transportOptions.caBundlePath = caBundle
@@ -127,7 +134,7 @@ struct S3Options: ParsableArguments {
             bucket: bucket, region: resolvedRegion ?? "us-east-1", regionIsExplicit: explicit,
             endpointURL: endpointURL ?? S3Configuration.endpointFromEnvironment(environment),
             addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport,
-            retryPolicy: retryPolicy)
+            retryPolicy: retryPolicy, objectCreation: objectCreation, requesterPays: requesterPays)
         return S3Client(configuration: configuration, logger: logger)
     }
 

@@ -209,6 +209,51 @@ struct S3ClientBehaviourTests {
         #expect(transport.requests.map(\.method) == ["POST", "GET", "POST"])
     }
 
+    /// Server-side encryption, storage class and ACL go with every request that creates an object (PutObject,
+    /// CopyObject, CreateMultipartUpload) and with nothing else; requester-pays goes with every request, signed.
+    @Test func objectCreationSettingsAndRequesterPaysOnTheWire() async throws {
+        let transport = ScriptedTransport { _, request throws(HTTPError) in
+            if request.url.contains("uploads=") {
+                return Self.ok(body: "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>")
+            }
+            if request.headers["x-amz-copy-source"] != nil {
+                return Self.ok(body: "<CopyObjectResult><ETag>\"c\"</ETag></CopyObjectResult>")
+            }
+            return Self.ok(["ETag": "\"e\"", "Content-Length": "1"])
+        }
+        var configuration = Self.client(transport).configuration
+        configuration.objectCreation = ObjectCreationSettings(serverSideEncryption: .kms(keyID: "alias/data"),
+                                                              storageClass: "STANDARD_IA", cannedACL: .bucketOwnerFullControl)
+        configuration.requesterPays = true
+        let s3 = S3Client(configuration: configuration)
+        try await s3.putObject("a", body: .bytes([1]))
+        try await s3.copyObject(from: "a", to: "b")
+        let upload = try await s3.createMultipartUpload("c")
+        _ = try await s3.uploadPart("c", uploadId: upload, partNumber: 1, body: .bytes([2]))
+        _ = try await s3.headObject("a")
+        let creating = transport.requests.prefix(3)
+        for request in creating {
+            #expect(request.headers["x-amz-server-side-encryption"] == "aws:kms", "\(request.url)")
+            #expect(request.headers["x-amz-server-side-encryption-aws-kms-key-id"] == "alias/data")
+            #expect(request.headers["x-amz-storage-class"] == "STANDARD_IA")
+            #expect(request.headers["x-amz-acl"] == "bucket-owner-full-control")
+        }
+        for request in transport.requests.dropFirst(3) {
+            #expect(request.headers["x-amz-server-side-encryption"] == nil && request.headers["x-amz-storage-class"] == nil
+                    && request.headers["x-amz-acl"] == nil, "\(request.method) \(request.url)")
+        }
+        for request in transport.requests {
+            #expect(request.headers["x-amz-request-payer"] == "requester")
+            #expect(request.headers["Authorization"]?.contains("x-amz-request-payer") == true, "signed")
+        }
+
+        let plain = ScriptedTransport { _, _ in Self.ok(["ETag": "\"e\""]) }
+        try await Self.client(plain).putObject("a", body: .bytes([1]))
+        let headers = plain.requests[0].headers
+        #expect(headers["x-amz-acl"] == nil && headers["x-amz-request-payer"] == nil
+                && headers["x-amz-server-side-encryption"] == nil, "the defaults send no such header")
+    }
+
     @Test func requestsAreSignedWithPayloadHashes() async throws {
         let transport = ScriptedTransport { _, _ in Self.ok(["ETag": "\"e\""]) }
         let s3 = Self.client(transport)

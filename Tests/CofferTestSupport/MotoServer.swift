@@ -90,11 +90,14 @@ public struct LoggedRequest: Sendable, CustomStringConvertible {
     public let range: String
     /// The HTTP status, or 0 for a connection the server reset (an injected fault) or a line it could not read.
     public let status: Int
+    /// The request's `x-amz-request-payer` header ("" when absent).
+    public let requestPayer: String
 
     init?(line: Substring) {
         let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         guard f.count >= 10 else { return nil }
         method = f[2]; path = f[3]; query = f[4]; isCopy = f[5] == "1"; range = f[6]; status = Int(f[8]) ?? 0
+        requestPayer = f.count > 10 ? f[10] : ""
     }
 
     public var description: String { "\(method) \(path)\(query.isEmpty ? "" : "?" + query) -> \(status)" }
