@@ -60,8 +60,10 @@ let package = Package(
         ]),
         // The FUSE adapter: libfuse's low-level callbacks translated into CofferFS calls.
         .target(name: "CofferFUSE", dependencies: ["CFuse", "CofferFS", .product(name: "Logging", package: "swift-log")]),
+        // Counters, gauges and histograms in the Prometheus text format (no dependencies).
+        .target(name: "CofferMetrics"),
         .executableTarget(name: "coffer", dependencies: [
-            "CofferFS", "CofferFUSE",
+            "CofferFS", "CofferFUSE", "CofferMetrics", "CofferCache",
             "CofferS3", "CofferAWS", "CofferHTTP", "CofferObjectStore", "CofferKMS", "CofferEncryption", "CofferCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -91,6 +93,7 @@ let package = Package(
         ]),
         .testTarget(name: "CofferMountTests", dependencies: ["CofferTestSupport", "CofferS3", "CofferAWS"],
                     exclude: ["Resources"]),
+        .testTarget(name: "CofferMetricsTests", dependencies: ["CofferMetrics"]),
         .testTarget(name: "CofferObjectStoreTests", dependencies: [
             "CofferObjectStore", "CofferS3", "CofferAWS", "CofferTestSupport",
         ]),

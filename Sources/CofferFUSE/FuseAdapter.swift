@@ -16,12 +16,16 @@ final class FuseAdapter: Sendable {
     let directoryEntryTimeout: Double
     /// `conn->max_read` / `max_write`: must equal the `max_read` mount option (pitfall 9).
     let maxTransferSize: UInt32
+    /// Told about each operation served through `serve` (metrics), if any.
+    let observer: (any FuseOperationObserver)?
 
-    init(fileSystem: FileSystem, logger: Logger, directoryEntryTimeout: Double, maxTransferSize: UInt32) {
+    init(fileSystem: FileSystem, logger: Logger, directoryEntryTimeout: Double, maxTransferSize: UInt32,
+         observer: (any FuseOperationObserver)? = nil) {
         self.fileSystem = fileSystem
         self.logger = logger
         self.directoryEntryTimeout = directoryEntryTimeout
         self.maxTransferSize = maxTransferSize
+        self.observer = observer
     }
 
     /// The adapter a request belongs to (the session's userdata).
@@ -46,18 +50,26 @@ final class FuseAdapter: Sendable {
     /// - Parameter neverUnimplemented: ENOSYS becomes EIO (flush, fsync: the kernel takes ENOSYS as "always succeeds").
     func serve(_ request: FuseRequest, _ operation: StaticString, inode: UInt64, neverUnimplemented: Bool = false,
                _ body: @escaping @Sendable () async throws(FSError) -> Void) {
+        let started = ContinuousClock.now
         Task {
+            var code: Int32 = 0
             do throws(FSError) {
                 try await body()
             } catch {
-                self.fail(request, operation, inode: inode, error, neverUnimplemented: neverUnimplemented)
+                code = self.fail(request, operation, inode: inode, error, neverUnimplemented: neverUnimplemented)
+            }
+            if let observer = self.observer {
+                let elapsed = started.duration(to: .now)
+                observer.operationEnded("\(operation)", errno: code, seconds: Double(elapsed.components.seconds)
+                                        + Double(elapsed.components.attoseconds) / 1e18)
             }
         }
     }
 
-    /// Logs a failed operation (EIO at warning, everything else at debug) and replies with its errno.
+    /// Logs a failed operation (EIO at warning, everything else at debug), replies with its errno and returns it.
+    @discardableResult
     func fail(_ request: FuseRequest, _ operation: StaticString, inode: UInt64, _ error: FSError,
-              neverUnimplemented: Bool = false) {
+              neverUnimplemented: Bool = false) -> Int32 {
         var code = error.errno
         if code == ENOSYS && neverUnimplemented { code = EIO }
         if code == EIO {
@@ -68,6 +80,7 @@ final class FuseAdapter: Sendable {
             ])
         }
         replyError(request, code)
+        return code
     }
 
     // MARK: - Replies (each completes the request in `tracker`; a nil result means the session is closed)

@@ -41,16 +41,18 @@ public final class FuseMount: @unchecked Sendable {
 
     /// Prepares a mount of `fileSystem` on `mountpoint`, which must be an existing empty directory with nothing
     /// mounted on it.
+    /// - Parameter observer: told about each operation served through the core (metrics).
     /// - Throws: `FuseMountError` saying what is wrong with the mountpoint.
     public init(fileSystem: FileSystem, mountpoint: String, options: FuseMountOptions,
-                logger: Logger = Logger(label: "coffer.fuse")) throws(FuseMountError) {
+                logger: Logger = Logger(label: "coffer.fuse"),
+                observer: (any FuseOperationObserver)? = nil) throws(FuseMountError) {
         self.mountpoint = try Self.checkMountpoint(mountpoint)
         self.fileSystem = fileSystem
         self.options = options
         self.logger = logger
         adapter = FuseAdapter(fileSystem: fileSystem, logger: logger,
                               directoryEntryTimeout: options.directoryEntryTimeout,
-                              maxTransferSize: options.maxTransferSize)
+                              maxTransferSize: options.maxTransferSize, observer: observer)
     }
 
     /// Checks that `path` can be mounted on and returns it absolute with symlinks resolved.

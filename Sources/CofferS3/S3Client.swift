@@ -52,13 +52,16 @@ public final class S3Client: Sendable {
             attempt += 1
             let request = try await signedRequest(for: operation)
             let response: HTTPResponse
+            let started = ContinuousClock.now
             do {
                 response = try await configuration.transport.send(request)
             } catch {
                 let failure = S3Error(kind: .transport(error), code: .other("Transport"), message: error.description,
                                       status: 0, operation: operation.name,
                                       resource: operation.resource(bucket: configuration.bucket))
-                if error.isRetryable, operation.idempotent, attempt < policy.attempts(for: .transient) {
+                let retrying = error.isRetryable && operation.idempotent && attempt < policy.attempts(for: .transient)
+                observe(operation, status: nil, since: started, received: 0, retrying: retrying)
+                if retrying {
                     logger.debug("retrying after transport error", metadata: ["operation": "\(operation.name)",
                                                                                "attempt": "\(attempt)", "error": "\(error)"])
                     try? await Task.sleep(for: policy.delay(beforeRetry: attempt))
@@ -71,11 +74,18 @@ public final class S3Client: Sendable {
                 if operation.mayHideErrorIn200, let hidden = hiddenError(in: response, operation: operation) {
                     failure = hidden
                 } else {
+                    observe(operation, status: response.status, since: started, received: response.bodyCount,
+                            retrying: false)
                     return response
                 }
             }
             let error = failure ?? self.error(from: response, operation: operation)
-            if error.code == .requestTimeTooSkewed, !skewCorrected, clockSkew.correct(fromServerDate: response.headers["Date"]) {
+            let correctsSkew = error.code == .requestTimeTooSkewed && !skewCorrected
+                && clockSkew.correct(fromServerDate: response.headers["Date"])
+            let retriable = error.code.retryBudget.map { operation.idempotent && attempt < policy.attempts(for: $0) }
+            observe(operation, status: response.status, since: started, received: response.bodyCount,
+                    retrying: correctsSkew || retriable == true)
+            if correctsSkew {
                 skewCorrected = true
                 logger.warning("clock skew corrected from the server's Date header",
                                metadata: ["seconds": "\(Int(clockSkew.seconds))"])
@@ -89,6 +99,22 @@ public final class S3Client: Sendable {
             }
             throw error
         }
+    }
+
+    /// Tells the configuration's observer about one attempt.
+    private func observe(_ operation: Operation, status: Int?, since started: ContinuousClock.Instant,
+                         received: UInt64, retrying: Bool) {
+        guard let observer = configuration.observer else { return }
+        let elapsed = started.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let sent: UInt64
+        switch operation.body {
+        case .empty: sent = 0
+        case .bytes(let bytes): sent = UInt64(bytes.count)
+        case .file(_, _, let count): sent = count
+        }
+        observer.attemptEnded(operation: operation.name, status: status, seconds: seconds, bytesSent: sent,
+                              bytesReceived: received, retrying: retrying)
     }
 
     /// The wire request for `operation`, signed with current credentials at the server's time.

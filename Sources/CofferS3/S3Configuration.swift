@@ -39,6 +39,8 @@ public struct S3Configuration: Sendable {
     /// Send `x-amz-request-payer: requester` with every request: the requester pays for requests and transfer
     /// of a Requester Pays bucket (S3 refuses requests to such a bucket from other accounts without it).
     public var requesterPays: Bool
+    /// Told about every attempt (metrics); nil by default.
+    public var observer: (any S3RequestObserver)?
 
     /// A configuration for `bucket`.
     public init(bucket: String, region: String = "us-east-1", regionIsExplicit: Bool = false,

@@ -146,6 +146,11 @@ struct MountCommand: AsyncParsableCommand {
         valueName: "acl"))
     var acl: String?
 
+    @Option(name: .customLong("metrics-addr"), help: ArgumentHelp(
+        "Serve Prometheus metrics at http://HOST:PORT/metrics, such as 127.0.0.1:9464 (default: off).",
+        valueName: "host:port"))
+    var metricsAddress: String?
+
     @Option(name: .customLong("encryption-key-file"), help: ArgumentHelp(
         "Encrypt files with the 32-byte key in this file (mode 0600; make one with `coffer keygen`).", valueName: "path"))
     var encryptionKeyFile: String?
@@ -245,10 +250,11 @@ struct MountCommand: AsyncParsableCommand {
             logger.warning("objects this mount writes get a public ACL, as asked: anyone it names can read them",
                            metadata: ["acl": "\(acl.rawValue)"])
         }
+        let metrics = settings.metricsAddress.map { _ in MountMetrics() }
         let client: S3Client
         do {
             client = try await s3.verifiedClient(bucket: settings.bucket, logger: logger,
-                                                 objectCreation: settings.objectCreation)
+                                                 objectCreation: settings.objectCreation, observer: metrics)
             _ = try await client.listObjectsV2(ListRequest(prefix: settings.prefix, delimiter: "/", maxKeys: 1))
         } catch {
             throw ValidationFailure(message: "\(settings.location): \(error)")
@@ -280,6 +286,22 @@ struct MountCommand: AsyncParsableCommand {
         } catch {
             throw ValidationFailure(message: error.description)
         }
+        if let metrics, let address = settings.metricsAddress {
+            metrics.follow(fileSystem)
+            metrics.record(recovery)
+            let server: MetricsServer
+            do {
+                server = try MetricsServer(address: address, registry: metrics.registry, logger: logger)
+            } catch {
+                throw ValidationFailure(message: "\(error)")
+            }
+            server.start()
+            if !server.boundAddress.hasPrefix("127.") {
+                logger.notice("metrics are served beyond this host: restrict who can reach the port",
+                              metadata: ["address": "\(server.boundAddress)"])
+            }
+            logger.info("serving metrics", metadata: ["url": "http://\(server.boundAddress)/metrics"])
+        }
         if recovery.found > 0 || recovery.setAside > 0 {
             logger.notice("replayed the write-back journal of an earlier run", metadata: [
                 "records": "\(recovery.found)", "uploaded": "\(recovery.uploaded)",
@@ -293,7 +315,7 @@ struct MountCommand: AsyncParsableCommand {
         let mount: FuseMount
         do {
             mount = try FuseMount(fileSystem: fileSystem, mountpoint: mountpoint, options: mountOptions,
-                                  logger: Logger(label: "coffer.fuse"))
+                                  logger: Logger(label: "coffer.fuse"), observer: metrics)
         } catch {
             throw ValidationFailure(message: "\(error)")
         }
@@ -365,6 +387,7 @@ struct MountCommand: AsyncParsableCommand {
         if let storageClass { settings.objectCreation.storageClass = try MountSettings.storageClass(storageClass) }
         if let acl { settings.objectCreation.cannedACL = try MountSettings.cannedACL(acl, option: "--acl") }
         try settings.resolveServerSideEncryption()
+        if let metricsAddress { settings.metricsAddress = metricsAddress }
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
         if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
         if let kmsEndpointURL { settings.kmsEndpointURL = try MountSettings.url(kmsEndpointURL) }

@@ -48,6 +48,8 @@ struct MountSettings: Equatable {
     var sseKMSKeyID: String?
     /// Send `x-amz-request-payer: requester` (`--requester-pays`, `-o requester_pays`).
     var requesterPays = false
+    /// Where Prometheus metrics are served (`--metrics-addr`, `-o metrics_addr=`), `HOST:PORT`; nil: off.
+    var metricsAddress: String?
     var logFile: String?
     /// A local wrapping key (`--encryption-key-file`, `-o encryption_key_file=`).
     var encryptionKeyFile: String?
@@ -136,6 +138,7 @@ struct MountSettings: Equatable {
         case "storage_class": objectCreation.storageClass = try Self.storageClass(try required())
         case "acl", "default_acl": objectCreation.cannedACL = try Self.cannedACL(try required(), option: name)
         case "requester_pays": requesterPays = true
+        case "metrics_addr": metricsAddress = try required()
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()

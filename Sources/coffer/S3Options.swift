@@ -90,8 +90,10 @@ struct S3Options: ParsableArguments {
     /// wrong or a permission is missing: then one ListObjectsV2 of a single key is sent, and its error (such as
     /// SignatureDoesNotMatch or InvalidAccessKeyId) is thrown instead when it has one.
     func verifiedClient(bucket: String, logger: Logger,
-                        objectCreation: ObjectCreationSettings = ObjectCreationSettings()) async throws -> S3Client {
-        let client = try await client(bucket: bucket, logger: logger, objectCreation: objectCreation)
+                        objectCreation: ObjectCreationSettings = ObjectCreationSettings(),
+                        observer: (any S3RequestObserver)? = nil) async throws -> S3Client {
+        let client = try await client(bucket: bucket, logger: logger, objectCreation: objectCreation,
+                                      observer: observer)
         let endpoint = client.configuration.debugURL(key: "")
         return try await withinStartupDeadline(seconds: effectiveStartupTimeout, endpoint: endpoint) {
             try await Self.verify(client, bucket: bucket, logger: logger)
@@ -113,9 +115,11 @@ struct S3Options: ParsableArguments {
     }
 
     /// A client for `bucket`, not checked against S3 yet.
-    /// - Parameter objectCreation: server-side encryption, storage class and ACL of the objects it creates.
-    func client(bucket: String, logger: Logger,
-                objectCreation: ObjectCreationSettings = ObjectCreationSettings()) async throws -> S3Client {
+    /// - Parameters:
+    ///   - objectCreation: server-side encryption, storage class and ACL of the objects it creates.
+    ///   - observer: told about every request attempt (metrics).
+    func client(bucket: String, logger: Logger, objectCreation: ObjectCreationSettings = ObjectCreationSettings(),
+                observer: (any S3RequestObserver)? = nil) async throws -> S3Client {
         let environment = ProcessInfo.processInfo.environment
         var transportOptions = CurlTransport.Options()
         transportOptions.caBundlePath = caBundle
@@ -130,11 +134,12 @@ struct S3Options: ParsableArguments {
         if resolvedRegion == nil {
             resolvedRegion = try await AWSSharedConfig.resolveRegion(environment: environment, explicitProfile: profile)
         }
-        let configuration = S3Configuration(
+        var configuration = S3Configuration(
             bucket: bucket, region: resolvedRegion ?? "us-east-1", regionIsExplicit: explicit,
             endpointURL: endpointURL ?? S3Configuration.endpointFromEnvironment(environment),
             addressingStyle: pathStyle ? .path : .automatic, credentials: credentials, transport: transport,
             retryPolicy: retryPolicy, objectCreation: objectCreation, requesterPays: requesterPays)
+        configuration.observer = observer
         return S3Client(configuration: configuration, logger: logger)
     }
 
