@@ -387,7 +387,7 @@ struct MountCommand: AsyncParsableCommand {
         if let storageClass { settings.objectCreation.storageClass = try MountSettings.storageClass(storageClass) }
         if let acl { settings.objectCreation.cannedACL = try MountSettings.cannedACL(acl, option: "--acl") }
         try settings.resolveServerSideEncryption()
-        if let metricsAddress { settings.metricsAddress = metricsAddress }
+        if let metricsAddress { settings.metricsAddress = try MountSettings.metricsAddress(metricsAddress) }
         if let encryptionKeyFile { settings.encryptionKeyFile = encryptionKeyFile }
         if !kmsKeyIDs.isEmpty { settings.kmsKeyIDs = kmsKeyIDs }
         if let kmsEndpointURL { settings.kmsEndpointURL = try MountSettings.url(kmsEndpointURL) }

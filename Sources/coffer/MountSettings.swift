@@ -138,7 +138,7 @@ struct MountSettings: Equatable {
         case "storage_class": objectCreation.storageClass = try Self.storageClass(try required())
         case "acl", "default_acl": objectCreation.cannedACL = try Self.cannedACL(try required(), option: name)
         case "requester_pays": requesterPays = true
-        case "metrics_addr": metricsAddress = try required()
+        case "metrics_addr": metricsAddress = try Self.metricsAddress(try required())
         case "fsname": fileSystemName = try required()
         case "prefix": prefix = Self.normalizedPrefix(try required())
         case "log_file": logFile = try required()
@@ -259,6 +259,12 @@ struct MountSettings: Equatable {
         return acl
     }
 
+    /// `HOST:PORT` with an IPv4 address (or `localhost`) and a port number, as `--metrics-addr` takes it.
+    static func metricsAddress(_ text: String) throws(MountSettingsError) -> String {
+        guard (try? MetricsServer.parse(text)) != nil else { throw .invalidMetricsAddress(text) }
+        return text
+    }
+
     /// Folds `sseKMSKeyID` into `objectCreation`: a key alone means SSE-KMS with it; with SSE-S3 it is an error.
     mutating func resolveServerSideEncryption() throws(MountSettingsError) {
         guard let keyID = sseKMSKeyID else { return }
@@ -322,6 +328,7 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidStorageClass(String)
     case invalidACL(String, String)
     case kmsKeyWithoutKMSEncryption
+    case invalidMetricsAddress(String)
     case unknownUser(String)
     case unknownGroup(String)
     case endpointNotURL(String)
@@ -351,6 +358,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
         case .invalidACL(let name, let text):
             return "\(name)=\(text) is not a canned ACL: give one of "
                 + ObjectCreationSettings.CannedACL.allCases.map(\.rawValue).joined(separator: ", ")
+        case .invalidMetricsAddress(let text):
+            return "metrics_addr=\(text) is not HOST:PORT with an IPv4 address, such as 127.0.0.1:9464"
         case .kmsKeyWithoutKMSEncryption:
             return "sse_kms_key_id needs KMS encryption: give --sse aws:kms (or leave --sse out), not AES256"
         case .invalidRetryCount(let name, let text):

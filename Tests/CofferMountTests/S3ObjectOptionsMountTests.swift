@@ -51,7 +51,8 @@ struct S3ObjectOptionsMountTests {
         for (arguments, expected) in [(["--sse", "AES128"], "AES256 (SSE-S3), aws:kms"),
                                       (["-o", "storage_class=COLD"], "STANDARD_IA"),
                                       (["--acl", "world-writable"], "bucket-owner-full-control"),
-                                      (["--sse", "AES256", "--sse-kms-key-id", "alias/k"], "needs KMS encryption")] {
+                                      (["--sse", "AES256", "--sse-kms-key-id", "alias/k"], "needs KMS encryption"),
+                                      (["-o", "metrics_addr=9464"], "is not HOST:PORT")] {
             let mountpoint = try ProjectPaths.temporaryDirectory("coffer-s3opts-bad")
             defer { try? FileManager.default.removeItem(atPath: mountpoint) }
             let command = ([MountedCoffer.binaryPath(), "mount", "s3://\(moto.bucket)/", mountpoint, "--foreground",
