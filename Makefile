@@ -20,9 +20,11 @@ build:
 release:
 	$(SWIFT) build -c release $(BUILD_FLAGS)
 
-# The release binary and the systemd unit template, with the unit's paths set to PREFIX (docs/operations.md).
-install: release
-	install -D -m 0755 "$$($(SWIFT) build -c release $(BUILD_FLAGS) --show-bin-path)/coffer" "$(DESTDIR)$(PREFIX)/bin/coffer"
+# The release binary (with the Swift runtime linked in: the host needs no Swift toolchain) and the systemd unit
+# template, with the unit's paths set to PREFIX (docs/operations.md).
+install:
+	$(SWIFT) build -c release --static-swift-stdlib --product coffer $(BUILD_FLAGS)
+	install -D -m 0755 "$$($(SWIFT) build -c release --static-swift-stdlib $(BUILD_FLAGS) --show-bin-path)/coffer" "$(DESTDIR)$(PREFIX)/bin/coffer"
 	install -d "$(DESTDIR)$(SYSTEMD_DIR)"
 	sed 's|/usr/local/bin/coffer|$(PREFIX)/bin/coffer|g' scripts/systemd/coffer@.service > "$(DESTDIR)$(SYSTEMD_DIR)/coffer@.service"
 	chmod 0644 "$(DESTDIR)$(SYSTEMD_DIR)/coffer@.service"
