@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(
   fuse3 libfuse3-dev libcurl4-openssl-dev libssl-dev pkgconf
   rsync attr curl ca-certificates python3 python3-pip psmisc
-  s3fs rclone fio time libsqlite3-dev util-linux systemd
+  s3fs rclone fio time libsqlite3-dev util-linux systemd binutils
 )
 # PyPI packages, pinned: scripts/requirements.txt.
 REQUIREMENTS="$(dirname "$0")/requirements.txt"

@@ -16,8 +16,29 @@ public enum MountTable {
 
     /// Every mount, in mount order.
     public static func mounts() -> [Mount] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let text = readToEnd("/proc/self/mountinfo") else { return [] }
         return text.split(separator: "\n").compactMap(parse)
+    }
+
+    /// A procfs file read until end of file: the kernel hands such files out a page or so per read(2), and one
+    /// read (what `String(contentsOfFile:)` does for a file whose size shows as 0) misses every mount past the
+    /// first 4 KiB, as on container and systemd hosts with many mounts.
+    static func readToEnd(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The topmost mount at `path` (compared after resolving symlinks in the parent), if any.

@@ -79,4 +79,37 @@ struct ServiceTests {
             #expect(output.contains("exit: 0"), "\(socketKind): \(output)")
         }
     }
+
+    /// Hosts running containers or many systemd units have mount tables far longer than one page of
+    /// /proc/self/mountinfo: background mode, `coffer status` and `coffer unmount` must still find the mount.
+    @Test("with 80 mounts before it, a background mount is found by the start, coffer status and coffer unmount")
+    func longMountTablesAreReadWhole() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("mountinfo")
+        let directory = try ProjectPaths.temporaryDirectory("coffer-mountinfo")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = Shell.quote(MountedCoffer.binaryPath())
+        let arguments = MountedCoffer.arguments(source: "s3://\(moto.bucket)/\(prefix)", mountpoint: directory + "/mnt",
+                                                endpoint: moto.server.endpoint, cacheDirectory: directory + "/cache")
+            .filter { $0 != "--foreground" }.map(Shell.quote).joined(separator: " ")
+        let output = try await Shell.check("""
+            unshare -m --propagation private sh -ec '
+              mkdir -p \(directory)/mnt
+              for i in $(seq 80); do mkdir -p \(directory)/t$i; mount -t tmpfs t$i \(directory)/t$i; done
+              echo "mountinfo bytes: $(cat /proc/self/mountinfo | wc -c)"
+              \(binary) \(arguments)
+              echo hello > \(directory)/mnt/f.txt
+              \(binary) status \(directory)/mnt
+              \(binary) unmount \(directory)/mnt
+              grep -c " \(directory)/mnt " /proc/self/mountinfo || true
+            '
+            """, environment: MountedCoffer.awsEnvironment(moto.users["full"]!, endpoint: moto.server.endpoint), timeout: 90)
+        let bytes = output.split(separator: "\n").first { $0.hasPrefix("mountinfo bytes: ") }
+            .flatMap { Int($0.dropFirst("mountinfo bytes: ".count)) } ?? 0
+        #expect(bytes > 8192, "the table is longer than a page or two: \(output)")
+        #expect(output.contains("pending uploads:"), "coffer status found the mount: \(output)")
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("\n0"),
+                "coffer unmount found and ended it: \(output)")
+        #expect(try await BucketScript(moto: moto).get(prefix + "f.txt") == "hello\n")
+    }
 }
