@@ -23,6 +23,9 @@ extension FileSystem {
             state.nextHandle += 1
             state.handles[handle] = OpenHandle(inode: inode, flags: flags)
             guard var record = state.inodes[inode] else { return OpenFile(handle: handle) }
+            // A new open after every descriptor of the creating session was closed: with --no-overwrite, that
+            // version is an existing object like any other now.
+            if record.openCount == 0 { record.ownETag = nil }
             record.openCount += 1
             let keepCache = !flags.write && record.etag != nil && record.cachedETag == record.etag
             if !flags.write { record.cachedETag = record.etag }

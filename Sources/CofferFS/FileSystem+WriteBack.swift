@@ -188,6 +188,9 @@ extension FileSystem {
         let parent = Names.parentPath(current.path)
         let movedTo: String? = state.withLock { state in
             guard var record = state.inodes[inode] else { return nil }
+            if current.isLocalOnly || (current.ownETag != nil && current.ownETag == current.etag) {
+                record.ownETag = etag
+            }
             record.etag = etag
             record.isLocalOnly = false
             record.metadata = metadata
@@ -287,7 +290,11 @@ extension FileSystem {
 
     /// The condition an upload of `record` carries.
     func uploadCondition(for record: InodeRecord) -> WriteCondition? {
-        if options.noOverwrite { return .doesNotExist }
+        if options.noOverwrite {
+            // Never another writer's object; this mount's own version of a file it created may be replaced.
+            if let own = record.ownETag, own == record.etag { return .etagMatches(own) }
+            return .doesNotExist
+        }
         if options.conflictPolicy == .overwrite { return nil }
         return record.etag.map { .etagMatches($0) } ?? .doesNotExist
     }

@@ -29,6 +29,12 @@ struct InodeRecord {
     var staged: StagedFile?
     /// Created here and never uploaded: no object exists yet.
     var isLocalOnly = false
+    /// The ETag of the object this mount made for a file it created, and of its own re-uploads of it while the
+    /// descriptors of that creation stay open: with `--no-overwrite`, such an upload may replace that version (and
+    /// only it, `If-Match`), so a file written through several descriptors (`tar -czf`: tar and gzip each close
+    /// it) is not refused as if another writer owned it. Cleared by the next open once every descriptor was
+    /// closed: the file is then an existing object that `--no-overwrite` protects. Not kept across a remount.
+    var ownETag: String?
     /// The name was removed while the inode was still referenced.
     var isUnlinked = false
     /// A symlink's target.

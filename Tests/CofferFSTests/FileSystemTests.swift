@@ -449,6 +449,49 @@ struct FileSystemTests {
         #expect(store.peek("backup-1.tar")?.bytes == [1])
     }
 
+    /// `tar -czf` through a `--no-overwrite` mount: tar closes its copy of the new file at once, gzip writes and
+    /// closes it later; with uploads at close that is two uploads of one file this mount created. The second
+    /// replaces only this mount's own version (If-Match), so it succeeds; once another writer replaced the object,
+    /// it is refused (EEXIST) and nothing of theirs is overwritten.
+    @Test func noOverwriteLetsAFileCreatedHereBeUploadedAgain() async throws {
+        let (fs, store, _) = try await Self.make(configure: { $0.noOverwrite = true })
+        let (entry, file) = try await fs.create(parent: Self.root, name: "etc.tar.gz", mode: 0o644,
+                                                flags: OpenFlags(write: true), caller: Self.me)
+        let inode = entry.attributes.inode
+        try await fs.flush(inode, handle: file.handle)
+        #expect(store.peek("etc.tar.gz")?.bytes == [])
+        _ = try await fs.write(inode, handle: file.handle, offset: 0, bytes: [1, 2, 3])
+        try await fs.flush(inode, handle: file.handle)
+        #expect(store.peek("etc.tar.gz")?.bytes == [1, 2, 3], "the second upload replaced this mount's own version")
+        _ = try await fs.write(inode, handle: file.handle, offset: 3, bytes: [4])
+        try await fs.flush(inode, handle: file.handle)
+        #expect(store.peek("etc.tar.gz")?.bytes == [1, 2, 3, 4])
+
+        await fs.release(inode, handle: file.handle)
+
+        // Once every descriptor was closed, the file is an existing object: a new writer may not replace it.
+        let again = try await fs.open(inode, flags: OpenFlags(write: true))
+        _ = try await fs.write(inode, handle: again.handle, offset: 0, bytes: [7])
+        #expect(await Self.errno { try await fs.flush(inode, handle: again.handle) } == EEXIST)
+        await fs.release(inode, handle: again.handle)
+        #expect(store.peek("etc.tar.gz")?.bytes == [1, 2, 3, 4], "the backup stays as it was")
+    }
+
+    /// While the creating descriptors are open, another writer's replacement is never overwritten either.
+    @Test func noOverwriteNeverReplacesAnotherWritersVersionOfAFileCreatedHere() async throws {
+        let (fs, store, _) = try await Self.make(configure: { $0.noOverwrite = true })
+        let (entry, file) = try await fs.create(parent: Self.root, name: "f", mode: 0o644,
+                                                flags: OpenFlags(write: true), caller: Self.me)
+        let inode = entry.attributes.inode
+        _ = try await fs.write(inode, handle: file.handle, offset: 0, bytes: [1])
+        try await fs.flush(inode, handle: file.handle)
+        _ = try await store.put("f", bytes: [9])
+        _ = try await fs.write(inode, handle: file.handle, offset: 1, bytes: [2])
+        #expect(await Self.errno { try await fs.flush(inode, handle: file.handle) } == EEXIST)
+        await fs.release(inode, handle: file.handle)
+        #expect(store.peek("f")?.bytes == [9], "another writer's object is never replaced")
+    }
+
     @Test func dataReadTwiceIsFetchedOnce() async throws {
         let (fs, store, _) = try await Self.make { store in try await store.put("r", bytes: Array(repeating: 1, count: 50_000)) }
         let inode = try await fs.lookup(parent: Self.root, name: "r").attributes.inode
