@@ -91,7 +91,7 @@ public final class S3Client: Sendable {
                                metadata: ["seconds": "\(Int(clockSkew.seconds))"])
                 continue
             }
-            if let budget = error.code.retryBudget, operation.idempotent, attempt < policy.attempts(for: budget) {
+            if retriable == true {
                 logger.debug("retrying after S3 error", metadata: ["operation": "\(operation.name)",
                                                                     "attempt": "\(attempt)", "code": "\(error.code.rawValue)"])
                 try? await Task.sleep(for: policy.delay(beforeRetry: attempt))

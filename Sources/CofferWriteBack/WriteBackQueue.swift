@@ -91,6 +91,14 @@ public final class WriteBackQueue: Sendable {
             precedence == .background && filesPending ? max(due, latest) : due
         }
 
+        /// Counts a failed attempt and makes the entry due after the backoff: 1 s doubling to `maxDelay`.
+        mutating func recordFailure(_ message: String, now: Double, maxDelay: Double) {
+            failures += 1
+            lastError = message
+            due = now + min(maxDelay, pow(2, Double(min(failures, 30) - 1)))
+            latest = due
+        }
+
         /// Makes it due now, whatever its precedence (drain, backpressure).
         mutating func startNow(_ now: Double) {
             due = now
@@ -174,10 +182,7 @@ public final class WriteBackQueue: Sendable {
             var entry = state.entries[id] ?? Entry(bytes: bytes, pendingSince: now, due: now, latest: now)
             entry.bytes = bytes
             entry.generation += 1
-            entry.failures += 1
-            entry.lastError = failure
-            entry.due = now + min(settings.maxRetryDelay, pow(2, Double(min(entry.failures, 30) - 1)))
-            entry.latest = entry.due
+            entry.recordFailure(failure, now: now, maxDelay: settings.maxRetryDelay)
             state.entries[id] = entry
         }
         wakeLoop()
@@ -312,10 +317,7 @@ public final class WriteBackQueue: Sendable {
                 state.entries[id] = entry
                 return []
             case .failed(let message):
-                entry.failures += 1
-                entry.lastError = message
-                entry.due = now + min(settings.maxRetryDelay, pow(2, Double(min(entry.failures, 30) - 1)))
-                entry.latest = entry.due
+                entry.recordFailure(message, now: now, maxDelay: settings.maxRetryDelay)
                 state.entries[id] = entry
                 return Self.settle(id, failure: message, in: &state, limit: settings.maxPendingBytes)
             }

@@ -23,6 +23,12 @@ struct MetricsMountTests {
         }.values.reduce(0, +)
     }
 
+    /// The metrics URL the mount logged ("serving metrics url=…": port 0 lets the system pick the port).
+    static func metricsURL(_ mount: MountedCoffer) -> String? {
+        mount.log.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("url=http://127.0.0.1:") }
+            .map { String($0.dropFirst(4)) }
+    }
+
     @Test("a scrape during a workload counts exactly the S3 requests the server logged, and the FUSE operations")
     func scrapeMatchesTheServerLog() async throws {
         let moto = try await SignedMoto.shared()
@@ -33,8 +39,7 @@ struct MetricsMountTests {
         moto.server.resetLog()
         let options = ["--metrics-addr", "127.0.0.1:0"]
         try await using(try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: options)) { mount in
-            let url = try #require(mount.log.split(separator: " ").first { $0.hasPrefix("url=http://127.0.0.1:") }
-                .map { String($0.dropFirst(4)).trimmingCharacters(in: .whitespacesAndNewlines) }, "\(mount.log)")
+            let url = try #require(Self.metricsURL(mount), "\(mount.log)")
             try await Shell.check("""
                 cd \(mount.path("")) && for i in 1 2 3; do head -c $((i * 1000)) /dev/urandom > new-$i.bin; done \
                 && cat seed.txt > /dev/null && ls -l > /dev/null && ! cat missing.txt 2>/dev/null \
@@ -81,8 +86,7 @@ struct MetricsMountTests {
         defer { moto.server.endFaults() }
         let options = ["--metrics-addr", "127.0.0.1:0", "--write-back-delay", "0.2", "-o", "retries=1"]
         try await using(try await MountedCoffer.start(moto: moto, prefix: prefix, extraArguments: options)) { mount in
-            let url = try #require(mount.log.split(separator: " ").first { $0.hasPrefix("url=http://127.0.0.1:") }
-                .map { String($0.dropFirst(4)).trimmingCharacters(in: .whitespacesAndNewlines) })
+            let url = try #require(Self.metricsURL(mount), "\(mount.log)")
             _ = try await Shell.check("ls \(mount.path(""))")
             try moto.server.injectFaults(status: 503, matching: label)
             try await Shell.check("printf queued > \(mount.path("queued.txt"))")
