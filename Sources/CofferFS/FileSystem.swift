@@ -127,6 +127,9 @@ public final class FileSystem: Sendable {
                              files: 1 << 32, freeFiles: 1 << 32, maximumNameLength: UInt64(Names.maximumLength))
     }
 
+    /// The read cache's counters (hits, misses, bytes fetched…), for metrics.
+    public var readCacheStatistics: CacheStatistics { cache.statistics }
+
     // MARK: - Shared helpers
 
     /// Keeps what this mount just wrote to `key` (a PUT, a completed upload or a copy started at `started`) in the

@@ -1,4 +1,3 @@
-import CofferCache
 import CofferWriteBack
 import Foundation
 
@@ -33,9 +32,6 @@ extension FileSystem {
         return WriteBackStatus(pid: getpid(), cacheDirectory: options.cacheDirectory, queue: queue.status,
                                openWithChanges: open, conflictCount: total, recentConflicts: recent)
     }
-
-    /// The read cache's counters (hits, misses, bytes fetched…), for metrics.
-    public var readCacheStatistics: CacheStatistics { cache.statistics }
 
     /// `writeBackStatus` as JSON.
     func statusJSON() -> [UInt8] {

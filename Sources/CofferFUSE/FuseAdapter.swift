@@ -58,11 +58,7 @@ final class FuseAdapter: Sendable {
             } catch {
                 code = self.fail(request, operation, inode: inode, error, neverUnimplemented: neverUnimplemented)
             }
-            if let observer = self.observer {
-                let elapsed = started.duration(to: .now)
-                observer.operationEnded("\(operation)", errno: code, seconds: Double(elapsed.components.seconds)
-                                        + Double(elapsed.components.attoseconds) / 1e18)
-            }
+            self.observer?.operationEnded("\(operation)", errno: code, duration: started.duration(to: .now))
         }
     }
 

@@ -69,20 +69,19 @@ public final class MetricsRegistry: Sendable {
 
     /// Adds `amount` to a counter (or gauge) series.
     public func add(_ name: String, _ labels: [String: String] = [:], _ amount: Double = 1) {
-        update(name, labels) { $0.value += amount }
+        update(name, labels) { series, _ in series.value += amount }
     }
 
     /// Sets a gauge (or a counter copied from elsewhere) series to `value`.
     public func set(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
-        update(name, labels) { $0.value = value }
+        update(name, labels) { series, _ in series.value = value }
     }
 
     /// Records one observation of a histogram series.
     public func observe(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
-        let buckets = state.withLock { $0.entries[name]?.family.buckets } ?? []
-        update(name, labels) { series in
-            if series.bucketCounts.isEmpty { series.bucketCounts = Array(repeating: 0, count: buckets.count) }
-            for (index, bound) in buckets.enumerated() where value <= bound { series.bucketCounts[index] += 1 }
+        update(name, labels) { series, family in
+            if series.bucketCounts.isEmpty { series.bucketCounts = Array(repeating: 0, count: family.buckets.count) }
+            for (index, bound) in family.buckets.enumerated() where value <= bound { series.bucketCounts[index] += 1 }
             series.sum += value
             series.count += 1
         }
@@ -127,14 +126,12 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    private func update(_ name: String, _ labels: [String: String], _ change: (inout Series) -> Void) {
+    /// Changes one series of a registered family in place (samples of unregistered names are dropped).
+    private func update(_ name: String, _ labels: [String: String], _ change: (inout Series, Family) -> Void) {
         let key = Self.labelText(labels)
         state.withLock { state in
-            guard var entry = state.entries[name] else { return }
-            var series = entry.series[key] ?? Series()
-            change(&series)
-            entry.series[key] = series
-            state.entries[name] = entry
+            guard let family = state.entries[name]?.family else { return }
+            change(&state.entries[name]!.series[key, default: Series()], family)
         }
     }
 

@@ -105,16 +105,14 @@ public final class S3Client: Sendable {
     private func observe(_ operation: Operation, status: Int?, since started: ContinuousClock.Instant,
                          received: UInt64, retrying: Bool) {
         guard let observer = configuration.observer else { return }
-        let elapsed = started.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let sent: UInt64
         switch operation.body {
         case .empty: sent = 0
         case .bytes(let bytes): sent = UInt64(bytes.count)
         case .file(_, _, let count): sent = count
         }
-        observer.attemptEnded(operation: operation.name, status: status, seconds: seconds, bytesSent: sent,
-                              bytesReceived: received, retrying: retrying)
+        observer.attemptEnded(operation: operation.name, status: status, duration: started.duration(to: .now),
+                              bytesSent: sent, bytesReceived: received, retrying: retrying)
     }
 
     /// The wire request for `operation`, signed with current credentials at the server's time.

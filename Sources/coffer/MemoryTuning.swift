@@ -14,13 +14,11 @@ enum MemoryTuning {
     /// `M_MMAP_THRESHOLD` of glibc's `<malloc.h>`, which the Glibc module does not import (nor `mallopt`).
     private static let mmapThresholdParameter: Int32 = -3
 
-    /// Applies the settings; call it before the mount allocates anything large. Returns false where the C library
-    /// has no `mallopt` (not glibc): the allocator's defaults then stay.
-    @discardableResult
-    static func apply() -> Bool {
+    /// Applies the settings; call it before the mount allocates anything large. Where the C library has no
+    /// `mallopt` (not glibc), the allocator's defaults stay.
+    static func apply() {
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let program = dlopen(nil, RTLD_NOW), let symbol = dlsym(program, "mallopt") else { return false }
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        return mallopt(mmapThresholdParameter, mappedAllocationThreshold) == 1
+        guard let program = dlopen(nil, RTLD_NOW), let symbol = dlsym(program, "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(mmapThresholdParameter, mappedAllocationThreshold)
     }
 }

@@ -65,17 +65,21 @@ final class MountMetrics: S3RequestObserver, FuseOperationObserver {
         registry.set("coffer_journal_replayed_records", ["outcome": "set_aside"], Double(recovery.setAside))
     }
 
-    func attemptEnded(operation: String, status: Int?, seconds: Double, bytesSent: UInt64, bytesReceived: UInt64,
+    func attemptEnded(operation: String, status: Int?, duration: Duration, bytesSent: UInt64, bytesReceived: UInt64,
                       retrying: Bool) {
         registry.add("coffer_s3_requests_total", ["operation": operation, "status": status.map(String.init) ?? "none"])
         if retrying { registry.add("coffer_s3_retries_total", ["operation": operation]) }
-        registry.observe("coffer_s3_request_duration_seconds", ["operation": operation], seconds)
+        registry.observe("coffer_s3_request_duration_seconds", ["operation": operation], Self.seconds(duration))
         if bytesSent > 0 { registry.add("coffer_s3_bytes_sent_total", [:], Double(bytesSent)) }
         if bytesReceived > 0 { registry.add("coffer_s3_bytes_received_total", [:], Double(bytesReceived)) }
     }
 
-    func operationEnded(_ operation: String, errno: Int32, seconds: Double) {
+    func operationEnded(_ operation: String, errno: Int32, duration: Duration) {
         registry.add("coffer_fuse_operations_total", ["operation": operation, "errno": String(errno)])
-        registry.observe("coffer_fuse_operation_duration_seconds", ["operation": operation], seconds)
+        registry.observe("coffer_fuse_operation_duration_seconds", ["operation": operation], Self.seconds(duration))
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -277,19 +277,19 @@ struct MountSettings: Equatable {
 
     /// A number of seconds more than 0 (at most an hour).
     static func positiveSeconds(_ text: String, option: String) throws(MountSettingsError) -> Double {
-        guard let value = Double(text), value > 0, value <= 3600 else { throw .invalidLimit(option, text) }
+        guard let value = Double(text), S3Options.isTimeLimit(value) else { throw .invalidLimit(option, text) }
         return value
     }
 
     /// A whole number of seconds more than 0 (at most an hour).
     static func wholeSeconds(_ text: String, option: String) throws(MountSettingsError) -> Int {
-        guard let value = Int(text), value > 0, value <= 3600 else { throw .invalidLimit(option, text) }
+        guard let value = Int(text), S3Options.isTimeLimit(Double(value)) else { throw .invalidLimit(option, text) }
         return value
     }
 
     /// A number of retries, 0 to 100.
     static func retryCount(_ text: String, option: String) throws(MountSettingsError) -> Int {
-        guard let value = Int(text), (0...100).contains(value) else { throw .invalidRetryCount(option, text) }
+        guard let value = Int(text), S3Options.retryCounts.contains(value) else { throw .invalidRetryCount(option, text) }
         return value
     }
 

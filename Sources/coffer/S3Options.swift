@@ -56,14 +56,19 @@ struct S3Options: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log each step (to standard error).")
     var verbose = false
 
+    /// Retry counts `--retries` (and `-o retries=`) accepts.
+    static let retryCounts = 0...100
+
+    /// True for a time limit the options accept: more than 0 seconds, at most an hour.
+    static func isTimeLimit(_ seconds: Double) -> Bool { seconds > 0 && seconds <= 3600 }
+
     func validate() throws {
-        guard effectiveConnectTimeout > 0, effectiveIOTimeout > 0, effectiveStartupTimeout > 0 else {
-            throw ValidationError("--connect-timeout, --io-timeout and --startup-timeout must be more than 0")
+        guard [Double(effectiveConnectTimeout), Double(effectiveIOTimeout), effectiveStartupTimeout,
+               effectiveRetryMaxDelay].allSatisfy(Self.isTimeLimit) else {
+            throw ValidationError("--connect-timeout, --io-timeout, --startup-timeout and --retry-max-delay must be "
+                                  + "more than 0 and at most 3600 seconds")
         }
-        guard (0...100).contains(effectiveRetries) else { throw ValidationError("--retries must be 0 to 100") }
-        guard effectiveRetryMaxDelay > 0, effectiveRetryMaxDelay <= 3600 else {
-            throw ValidationError("--retry-max-delay must be more than 0 and at most 3600 seconds")
-        }
+        guard Self.retryCounts.contains(effectiveRetries) else { throw ValidationError("--retries must be 0 to 100") }
     }
 
     /// `--connect-timeout`, else 10 seconds.

@@ -62,6 +62,12 @@ struct BucketScript {
     }
 }
 
+/// A shell command that fsyncs `quotedPath` (a file, or a directory of the mount: its pending uploads) from a
+/// process of its own and fails with the error fsync returned.
+func fsyncCommand(_ quotedPath: String) -> String {
+    "python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(quotedPath)"
+}
+
 /// A fresh key prefix for one test.
 func uniquePrefix(_ label: String) -> String {
     "\(label)-\(UUID().uuidString.prefix(8).lowercased())/"

@@ -8,11 +8,6 @@ import Testing
 /// throttling and dropped connections of a few seconds are ridden out.
 @Suite("Other hosts and faults through the kernel", .serialized, .timeLimit(.minutes(5)))
 struct ChangedElsewhereMountTests {
-    /// fsync of `path` (a file or directory of the mount) from a separate process; its exit status.
-    static func fsync(_ path: String) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await Shell.run("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(path)")
-    }
-
     /// Writes `text` to `path` (created or truncated) and closes it from a separate process: "ok", or the errno
     /// name close() failed with (a shell's `>` ignores errors of close).
     static func write(_ text: String, to path: String) async throws -> String {
@@ -219,7 +214,7 @@ struct ChangedElsewhereMountTests {
             try await Shell.check("head -c 3000000 /dev/urandom > \(mount.path("taken.bin"))")
             try await Shell.check("for i in 1 2 3; do head -c $((i * 100000)) /dev/urandom > \(mount.path(""))/later-$i.bin; done")
             try await bucket.put(prefix + "taken.bin", "another host's")
-            let sync = try await Self.fsync(mount.path("taken.bin"))
+            let sync = try await Shell.run(fsyncCommand(mount.path("taken.bin")))
             #expect(sync.status != 0 && sync.stderr.contains("File exists"), "\(sync.stderr)")
             #expect(try await bucket.get(prefix + "taken.bin") == "another host's")
             let keys = try await bucket.keys(under: prefix)

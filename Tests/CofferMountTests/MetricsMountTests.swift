@@ -43,7 +43,7 @@ struct MetricsMountTests {
             try await Shell.check("""
                 cd \(mount.path("")) && for i in 1 2 3; do head -c $((i * 1000)) /dev/urandom > new-$i.bin; done \
                 && cat seed.txt > /dev/null && ls -l > /dev/null && ! cat missing.txt 2>/dev/null \
-                && python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' .
+                && \(fsyncCommand("."))
                 """)
             let text = try await Shell.check("curl -sf \(Shell.quote(url))")
             let samples = Self.samples(text)
@@ -100,7 +100,7 @@ struct MetricsMountTests {
             #expect(Self.total(samples, "coffer_s3_requests_total", ["operation=\"PutObject\"", "status=\"503\""]) >= 2)
             #expect(Self.total(samples, "coffer_s3_retries_total", ["operation=\"PutObject\""]) >= 1)
             moto.server.endFaults()
-            _ = try await Shell.run("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(mount.path(""))")
+            _ = try await Shell.run(fsyncCommand(mount.path("")))
             samples = Self.samples(try await Shell.check("curl -sf \(Shell.quote(url))"))
             #expect(samples["coffer_pending_uploads"] == 0, "\(samples)")
         }

@@ -49,7 +49,7 @@ struct WriteBackMountTests {
             try await Shell.check("mkdir \(mount.path("tree"))")
             moto.server.resetLog()
             try await Shell.check("rsync -a \(Shell.quote(source + "/")) \(mount.path("tree"))", timeout: 240)
-            try await Shell.check("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(mount.path(""))")
+            try await Shell.check(fsyncCommand(mount.path("")))
             let counts = Self.requests(moto, prefix: prefix)
             let files = 500.0
             let total = Double(counts.values.reduce(0, +))
@@ -139,7 +139,7 @@ struct WriteBackMountTests {
                 try await Shell.check("printf 'from B' > \(b.path("shared.txt"))")
                 try await Shell.check("printf 'from A' > \(a.path("shared.txt"))")
                 // B's fsync meets A's version: EIO, and B's bytes under a conflict name.
-                let sync = try await Shell.run("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(b.path("shared.txt"))")
+                let sync = try await Shell.run(fsyncCommand(b.path("shared.txt")))
                 #expect(sync.status != 0)
                 #expect(try await bucket.get(prefix + "shared.txt") == "from A")
                 let keys = try await bucket.keys(under: prefix)
@@ -202,7 +202,7 @@ struct WriteBackMountTests {
             let result = try await copy
             #expect(result.status == 0, "rsync: \(result.stderr)")
             #expect(refused > 10, "S3 refused \(refused) requests during the outage")
-            try await Shell.check("python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' \(mount.path(""))",
+            try await Shell.check(fsyncCommand(mount.path("")),
                                   timeout: 180)
             let after = try await Shell.check("\(Shell.quote(MountedCoffer.binaryPath())) status \(mount.path(""))")
             #expect(after.contains("pending uploads: 0 files"), "\(after)")
