@@ -91,6 +91,10 @@ public struct DirectoryEntry: Sendable, Equatable {
     public var attributes: FileAttributes
     /// The offset cookie that resumes the listing after this entry.
     public var nextOffset: UInt64
+    /// `readdir(plus: true)` counted a lookup of this entry's inode, whose attributes it carries: the kernel is to
+    /// get both, or the caller forgets the lookup. False for "." and "..", plain readdir, and an entry the core
+    /// could not give current attributes (the kernel then looks it up itself).
+    public var countsLookup = false
 
     /// An entry from its parts.
     public init(name: String, attributes: FileAttributes, nextOffset: UInt64) {

@@ -3,135 +3,146 @@ import CofferObjectStore
 import Foundation
 
 extension FileSystem {
-    /// Opens a directory handle. Its entries are listed at the first readdir, not here.
+    /// Opens a directory handle. Its entries are listed by the readdirs that reach them, not here.
     public func opendir(_ inode: UInt64) async throws(FSError) -> UInt64 {
         let directory = try record(inode)
         guard directory.type == .directory else { throw .notDirectory(directory.path) }
         return state.withLock { state in
             let handle = state.nextHandle
             state.nextHandle += 1
-            state.directories[handle] = DirectorySnapshot(inode: inode, entries: nil)
+            state.directories[handle] = DirectorySnapshot(inode: inode)
             return handle
         }
     }
 
     /// At most `limit` entries of an open directory from `offset` (a reply buffer holds only so many: asking for
-    /// no more keeps listing a huge directory linear). The first call lists the directory (one LIST pass) and keeps
-    /// that snapshot for the handle. With `plus`, the attributes of every entry are made current first, fetched
-    /// concurrently for the whole directory (HEAD of files and directory markers).
+    /// no more keeps listing a huge directory linear). LIST pages are read as the offsets reach them, so the first
+    /// reply waits for one page, and kept for the handle, so offsets stay valid while the directory changes.
+    ///
+    /// With `plus`, the entries returned carry current attributes — a HEAD of each stale file or directory
+    /// marker, the names after them fetched ahead under the mount-wide budget — and each one marked
+    /// `countsLookup` counts as a lookup: the caller forgets the ones it does not pass on to the kernel.
     public func readdir(_ inode: UInt64, handle: UInt64, offset: UInt64, plus: Bool = false,
                         limit: Int = .max) async throws(FSError) -> [DirectoryEntry] {
         guard var snapshot = state.withLock({ $0.directories[handle] }), snapshot.inode == inode else {
             throw .badHandle(handle)
         }
-        if snapshot.entries == nil {
-            snapshot.entries = try await listDirectory(try record(inode))
+        guard offset < UInt64(Int.max), limit > 0 else { return [] }
+        let start = Int(offset)
+        let (sum, overflow) = start.addingReportingOverflow(limit)
+        let wanted = overflow ? Int.max : sum
+        if snapshot.entries.count < wanted && !snapshot.isComplete {
+            let directory = try record(inode)
+            while snapshot.entries.count < wanted && !snapshot.isComplete {
+                try await listNextPage(of: directory, into: &snapshot)
+            }
             let listed = snapshot
             state.withLock { state in
                 if state.directories[handle] != nil { state.directories[handle] = listed }
             }
         }
-        if plus && !snapshot.attributesFetched, let listed = snapshot.entries {
-            await refreshAttributes(of: listed.dropFirst(2).map(\.attributes.inode))
-            snapshot.entries = state.withLock { state in
-                listed.map { entry in
-                    var updated = entry
-                    if let record = state.inodes[entry.attributes.inode] {
-                        updated.attributes = record.attributes
-                        if let staged = record.staged { updated.attributes.size = staged.size }
-                    }
-                    return updated
-                }
-            }
-            snapshot.attributesFetched = true
-            let fetched = snapshot
-            state.withLock { state in
-                if state.directories[handle] != nil { state.directories[handle] = fetched }
-            }
-        }
-        let entries = snapshot.entries ?? []
-        guard offset < UInt64(entries.count), limit > 0 else { return [] }
-        let start = Int(offset)
-        return Array(entries[start..<(start + min(limit, entries.count - start))])
+        let entries = snapshot.entries
+        guard start < entries.count else { return [] }
+        let window = start..<(start + min(limit, entries.count - start))
+        guard plus else { return Array(entries[window]) }
+        let ahead = window.upperBound..<min(entries.count, window.upperBound + options.metadataRequestBudget * 2)
+        return await withCurrentAttributes(entries[window], fetchingAhead: entries[ahead], of: snapshot)
     }
 
     public func releasedir(_ inode: UInt64, handle: UInt64) {
         state.withLock { _ = $0.directories.removeValue(forKey: handle) }
     }
 
-    /// The entries of a directory: ".", "..", then its children from one LIST pass (all pages) merged with files
-    /// created here but not uploaded yet. Keys that cannot be file names are skipped with a warning; a file that has
-    /// the name of a directory is shadowed by it.
-    func listDirectory(_ directory: InodeRecord) async throws(FSError) -> [DirectoryEntry] {
-        let listedAt = Self.monotonicNow()
+    /// Reads the next LIST page of `directory` into `snapshot`: "." and ".." first, then the page's directories and
+    /// files; after the last page, the files and directories created here and not uploaded yet, and the
+    /// directory's listing is kept for lookups. Keys that cannot be file names are skipped with a warning; a file
+    /// that has the name of a directory on the same page is shadowed by it.
+    func listNextPage(of directory: InodeRecord, into snapshot: inout DirectorySnapshot) async throws(FSError) {
         let prefix = directoryPrefix(of: directory.path)
-        var directories: [String] = []
-        var files: [ObjectSummary] = []
         var request = ListRequest(prefix: prefix, delimiter: "/")
-        var pages = 0
-        while true {
-            pages += 1
-            let page: ListPage
-            do {
-                page = try await store.list(request)
-            } catch {
-                throw FSError.from(error, "LIST \(prefix)")
-            }
-            for common in page.commonPrefixes {
-                let name = common.dropFirst(prefix.count).dropLast()
-                if let problem = Names.problem(with: name) {
-                    logger.warning("skipping a prefix that cannot be a directory name",
-                                   metadata: ["prefix": "\(common)", "reason": "\(problem)"])
-                    continue
-                }
-                directories.append(String(name))
-            }
-            for object in page.objects where object.key != prefix {
-                let name = object.key.dropFirst(prefix.count)
-                if let problem = Names.problem(with: name) {
-                    logger.warning("skipping a key that cannot be a file name",
-                                   metadata: ["key": "\(object.key)", "reason": "\(problem)"])
-                    continue
-                }
-                files.append(object)
-            }
-            guard page.isTruncated, let token = page.nextContinuationToken else { break }
+        switch snapshot.progress {
+        case .complete:
+            return
+        case .continuing(let token):
             request.continuationToken = token
+        case .notStarted:
+            snapshot.listedAt = Self.monotonicNow()
+            let parentInode = state.withLock { state in
+                state.byPath[Names.parentPath(directory.path)] ?? Self.rootInode
+            }
+            snapshot.entries.append(DirectoryEntry(name: ".", attributes: directory.attributes, nextOffset: 1))
+            var parentAttributes = directory.attributes
+            parentAttributes.inode = parentInode
+            snapshot.entries.append(DirectoryEntry(name: "..", attributes: parentAttributes, nextOffset: 2))
+        }
+        let page: ListPage
+        do {
+            page = try await store.list(request)
+        } catch {
+            throw FSError.from(error, "LIST \(prefix)")
+        }
+        snapshot.pages += 1
+        var directories: [String] = []
+        for common in page.commonPrefixes {
+            let name = common.dropFirst(prefix.count).dropLast()
+            if let problem = Names.problem(with: name) {
+                logger.warning("skipping a prefix that cannot be a directory name",
+                               metadata: ["prefix": "\(common)", "reason": "\(problem)"])
+                continue
+            }
+            directories.append(String(name))
         }
         let directoryNames = Set(directories)
-        var children: [String: EntryKind] = [:]
-        var entries: [DirectoryEntry] = []
-        let parentInode = state.withLock { state in
-            state.byPath[Names.parentPath(directory.path)] ?? Self.rootInode
-        }
-        entries.append(DirectoryEntry(name: ".", attributes: directory.attributes, nextOffset: 1))
-        var parentAttributes = directory.attributes
-        parentAttributes.inode = parentInode
-        entries.append(DirectoryEntry(name: "..", attributes: parentAttributes, nextOffset: 2))
-        for name in directories {
-            let record = registerListed(path: Names.child(directory.path, name), type: .directory, summary: nil)
-            children[name] = .directory
-            entries.append(DirectoryEntry(name: name, attributes: record.attributes, nextOffset: UInt64(entries.count + 1)))
-        }
-        // Objects the metadata cache knows unchanged need no HEAD.
-        let known = metadataCache?.info(matching: files) ?? [:]
-        var summaries: [String: ObjectSummary] = [:]
-        for object in files {
-            let name = String(object.key.dropFirst(prefix.count))
-            if directoryNames.contains(name) {
+        var files: [ObjectSummary] = []
+        for object in page.objects where object.key != prefix {
+            let name = object.key.dropFirst(prefix.count)
+            if let problem = Names.problem(with: name) {
+                logger.warning("skipping a key that cannot be a file name",
+                               metadata: ["key": "\(object.key)", "reason": "\(problem)"])
+                continue
+            }
+            if directoryNames.contains(String(name)) {
                 logger.warning("object is shadowed by a directory of the same name", metadata: ["key": "\(object.key)"])
                 continue
             }
-            let record = registerListed(path: Names.child(directory.path, name), type: .regular, summary: object,
-                                        cached: known[object.key], listedAt: listedAt)
-            children[name] = .file
-            summaries[name] = object
+            files.append(object)
+        }
+        func append(_ name: String, _ kind: EntryKind, _ record: InodeRecord) {
             var attributes = record.attributes
             if let staged = record.staged { attributes.size = staged.size }
-            entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
+            snapshot.entries.append(DirectoryEntry(name: name, attributes: attributes,
+                                                   nextOffset: UInt64(snapshot.entries.count + 1)))
+            snapshot.children?[name] = kind
+            if record.hasPendingUpload { snapshot.pendingListed.insert(name) }
         }
-        // Files and directories with changes not uploaded yet: created here (no object yet), or changed here while
-        // another client removed their object (the upload will meet that as a conflict).
+        for name in directories {
+            append(name, .directory, registerListed(path: Names.child(directory.path, name), type: .directory,
+                                                    summary: nil))
+        }
+        // Objects the metadata cache knows unchanged need no HEAD.
+        let known = metadataCache?.info(matching: files) ?? [:]
+        for object in files {
+            let name = String(object.key.dropFirst(prefix.count))
+            append(name, .file, registerListed(path: Names.child(directory.path, name), type: .regular, summary: object,
+                                               cached: known[object.key], listedAt: snapshot.listedAt))
+            if snapshot.children != nil { snapshot.objects[name] = object }
+        }
+        if let children = snapshot.children, children.count > options.listedNameLimit {
+            // More than a listing may keep: the snapshot still lists it all, lookups probe names one by one.
+            snapshot.children = nil
+            snapshot.objects = [:]
+        }
+        if page.isTruncated, let token = page.nextContinuationToken {
+            snapshot.progress = .continuing(token: token)
+            return
+        }
+        finishListing(of: directory, into: &snapshot)
+    }
+
+    /// After the last page: appends files and directories with changes not uploaded yet — created here (no object
+    /// yet), or changed here while another client removed their object (the upload will meet that as a conflict)
+    /// — and keeps the listing for lookups.
+    private func finishListing(of directory: InodeRecord, into snapshot: inout DirectorySnapshot) {
         let pending: [InodeRecord] = state.withLock { state in
             state.inodes.values.filter {
                 $0.hasPendingUpload && !$0.isUnlinked && Names.parentPath($0.path) == directory.path && !$0.path.isEmpty
@@ -139,19 +150,62 @@ extension FileSystem {
         }
         for record in pending.sorted(by: { $0.path < $1.path }) {
             let name = Names.baseName(record.path)
-            guard children[name] == nil else { continue }
-            children[name] = EntryKind(record.type)
+            guard !snapshot.pendingListed.contains(name), snapshot.children?[name] == nil else { continue }
+            snapshot.children?[name] = EntryKind(record.type)
             var attributes = record.attributes
             if let staged = record.staged { attributes.size = staged.size }
-            entries.append(DirectoryEntry(name: name, attributes: attributes, nextOffset: UInt64(entries.count + 1)))
+            snapshot.entries.append(DirectoryEntry(name: name, attributes: attributes,
+                                                   nextOffset: UInt64(snapshot.entries.count + 1)))
         }
-        let listing = CachedListing(children: children, validUntil: expiry, objects: summaries)
-        let large = pages > 1
+        snapshot.progress = .complete
+        let listing = snapshot.children.map { CachedListing(children: $0, validUntil: expiry, objects: snapshot.objects) }
+        let large = snapshot.pages > 1
+        let path = directory.path
         state.withLock { state in
-            state.listings[directory.path] = listing
-            if large { state.largeDirectories.insert(directory.path) } else { state.largeDirectories.remove(directory.path) }
+            if let listing { state.listings[path] = listing } else { state.listings.removeValue(forKey: path) }
+            if large { state.largeDirectories.insert(path) } else { state.largeDirectories.remove(path) }
         }
-        return entries
+        snapshot.children = nil
+        snapshot.objects = [:]
+        snapshot.pendingListed = []
+    }
+
+    /// `window` with current attributes: HEADs of its stale names first (and of the stale names in `ahead`,
+    /// not waited for, so the next readdir finds them fetched), then each entry from its inode's record, counted
+    /// as a lookup (`countsLookup`). An entry whose record is gone (swept meanwhile) goes without attributes.
+    private func withCurrentAttributes(_ window: ArraySlice<DirectoryEntry>, fetchingAhead ahead: ArraySlice<DirectoryEntry>,
+                                       of snapshot: DirectorySnapshot) async -> [DirectoryEntry] {
+        let directory = state.withLock { state in state.inodes[snapshot.inode]?.path }
+        guard let directory else { return Array(window) }
+        let now = Self.monotonicNow()
+        func stale(_ entries: ArraySlice<DirectoryEntry>, in state: State) -> [ListedName] {
+            entries.compactMap { entry in
+                guard entry.name != ".", entry.name != ".." else { return nil }
+                let path = Names.child(directory, entry.name)
+                if let number = state.byPath[path], let record = state.inodes[number],
+                   record.validUntil > now || record.hasPendingUpload { return nil }
+                return ListedName(path: path, type: FileType(mode: entry.attributes.mode) == .directory ? .directory : .file)
+            }
+        }
+        let (current, next) = state.withLock { state in (stale(window, in: state), stale(ahead, in: state)) }
+        if !next.isEmpty {
+            Task { await self.fetchAttributes(of: next) }
+        }
+        await fetchAttributes(of: current)
+        return state.withLock { state in
+            window.map { entry in
+                var updated = entry
+                guard entry.name != ".", entry.name != ".." else { return updated }
+                guard let number = state.byPath[Names.child(directory, entry.name)], var record = state.inodes[number]
+                else { return updated }
+                record.lookupCount += 1
+                state.inodes[number] = record
+                updated.attributes = record.attributes
+                if let staged = record.staged { updated.attributes.size = staged.size }
+                updated.countsLookup = true
+                return updated
+            }
+        }
     }
 
     /// The inode of a name seen in a listing. A known inode keeps its metadata while its ETag is unchanged; a new
@@ -194,39 +248,29 @@ extension FileSystem {
                 attributes: attributes(inode: number, type: type, size: summary?.size ?? 0,
                                        lastModified: Timestamp(summary?.lastModified ?? Date()), metadata: metadata),
                 validUntil: 0, etag: summary?.etag, metadata: metadata)
-            state.inodes[number] = record
-            state.byPath[path] = number
-            state.negative[path] = nil
+            state.insert(record, now: Self.monotonicNow())
             return record
         }
     }
 
-    /// Makes the attributes of `inodes` current: HEAD requests for all stale ones, `concurrency` at a time.
-    func refreshAttributes(of inodes: [UInt64], concurrency: Int = 32) async {
-        let now = Self.monotonicNow()
-        let stale: [ListedName] = state.withLock { state in
-            inodes.compactMap { state.inodes[$0] }.filter { $0.validUntil <= now && !$0.hasPendingUpload }.map {
-                ListedName(path: $0.path, type: $0.type == .directory ? .directory : .file)
+    /// HEADs `names` (the object of a file, the marker of a directory) under the mount-wide budget and registers
+    /// what each answer says, valid for the attribute TTL. A name already being fetched (by another readdir or
+    /// lookup) is waited for, not asked again.
+    func fetchAttributes(of names: [ListedName]) async {
+        guard !names.isEmpty else { return }
+        let fetches: [Task<Void, Never>] = attributeFetches.withLock { inFlight in
+            names.map { name in
+                let id = name.type == .directory ? name.path + "/" : name.path
+                if let running = inFlight[id] { return running }
+                let fetch = Task {
+                    await self.metadataRequests.run { await self.fetchMetadata(name) }
+                    _ = self.attributeFetches.withLock { $0.removeValue(forKey: id) }
+                }
+                inFlight[id] = fetch
+                return fetch
             }
         }
-        await fetchAttributes(of: stale, concurrency: concurrency)
-    }
-
-    /// HEADs `names` (the object of a file, the marker of a directory), `concurrency` at a time, and registers what
-    /// each answer says, valid for the attribute TTL.
-    func fetchAttributes(of names: [ListedName], concurrency: Int = 32) async {
-        await withTaskGroup(of: Void.self) { group in
-            var next = 0
-            func addNext() {
-                let name = names[next]
-                next += 1
-                group.addTask { await self.fetchMetadata(name) }
-            }
-            while next < min(concurrency, names.count) { addNext() }
-            while await group.next() != nil {
-                if next < names.count { addNext() }
-            }
-        }
+        for fetch in fetches { await fetch.value }
     }
 
     /// One HEAD for a listed name: the object for a file, the marker for a directory.
@@ -371,7 +415,7 @@ extension FileSystem {
     /// Forgets the name `path` (after unlink, rmdir or rename): its inode lives on, unlinked, while referenced.
     func removeName(_ path: String) {
         let dropped: UInt64? = state.withLock { state in
-            state.negative[path] = expiry
+            state.rememberAbsent(path, until: expiry, now: Self.monotonicNow())
             state.listings[Names.parentPath(path)]?.children[Names.baseName(path)] = nil
             guard let number = state.byPath.removeValue(forKey: path) else { return nil }
             state.inodes[number]?.isUnlinked = true

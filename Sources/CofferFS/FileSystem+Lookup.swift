@@ -76,7 +76,7 @@ extension FileSystem {
             return stale
         }
         guard let remote else {
-            state.withLock { $0.negative[path] = expiry }
+            state.withLock { $0.rememberAbsent(path, until: expiry, now: Self.monotonicNow()) }
             throw .notFound(path)
         }
         return register(path: path, type: remote.type, etag: remote.etag, size: remote.size,
@@ -91,12 +91,6 @@ extension FileSystem {
             state.inodes[inode] = record
         }
         dropIfUnused(inode)
-    }
-
-    public func acknowledgeLookups(_ inodes: [UInt64]) {
-        state.withLock { state in
-            for inode in inodes { state.inodes[inode]?.lookupCount += 1 }
-        }
     }
 
     public func getattr(_ inode: UInt64) async throws(FSError) -> (FileAttributes, timeout: Double) {

@@ -207,7 +207,7 @@ extension FileSystem {
         }
         for object in objects { cache.invalidate(key: object.key) }
         state.withLock { state in
-            state.listings = state.listings.filter { !($0.key == oldPath || $0.key.hasPrefix(oldPath + "/")) }
+            state.listings.removeAll { $0 == oldPath || $0.hasPrefix(oldPath + "/") }
         }
     }
 
@@ -220,7 +220,7 @@ extension FileSystem {
             state.inodes[inode]?.path = newPath
             state.inodes[inode]?.attributes.ctime = Timestamp.now()
             state.inodes[inode]?.changedAt = Self.monotonicNow()
-            state.negative[oldPath] = expiry
+            state.rememberAbsent(oldPath, until: expiry, now: Self.monotonicNow())
             state.negative[newPath] = nil
         }
     }

@@ -49,23 +49,14 @@ public final class FileSystem: Sendable {
     /// once this mount holds the cache directory; nil when off.
     let persistentMetadata = Mutex<ObjectMetadataCache?>(nil)
 
+    /// HEADs for metadata in flight at once, for the whole mount (`options.metadataRequestBudget`).
+    let metadataRequests: RequestBudget
+    /// HEADs for metadata running now, by path (directories with a trailing "/"): a name asked for again waits for
+    /// the running request.
+    let attributeFetches = Mutex<[String: Task<Void, Never>]>([:])
+
     /// The metadata cache, when it is on.
     var metadataCache: ObjectMetadataCache? { persistentMetadata.withLock { $0 } }
-
-    struct State {
-        var inodes: [UInt64: InodeRecord] = [:]
-        var byPath: [String: UInt64] = [:]
-        var nextInode: UInt64 = 2
-        var handles: [UInt64: OpenHandle] = [:]
-        var directories: [UInt64: DirectorySnapshot] = [:]
-        var nextHandle: UInt64 = 1
-        /// Paths known not to exist, until the monotonic time given.
-        var negative: [String: Double] = [:]
-        /// Directory listings by directory path.
-        var listings: [String: CachedListing] = [:]
-        /// Directories known to hold more than one LIST page: lookups in them ask about one key, not the first page.
-        var largeDirectories: Set<String> = []
-    }
 
     /// A filesystem over `store`.
     /// - Parameter encryption: when set, every file written is encrypted (an AWS Encryption SDK message) and files
@@ -81,6 +72,7 @@ public final class FileSystem: Sendable {
         self.options = options
         self.logger = logger
         self.cache = BlockCache(store: contents, capacity: options.readCacheCapacity, logger: logger)
+        self.metadataRequests = RequestBudget(limit: options.metadataRequestBudget)
         self.stagingPool = StagingFilePool(directory: options.cacheDirectory)
         self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
                                  concurrency: options.uploadConcurrency,
@@ -93,7 +85,8 @@ public final class FileSystem: Sendable {
                                        linkCount: 2, uid: options.defaultUID, gid: options.defaultGID, size: 4096,
                                        atime: now, mtime: now, ctime: now),
             validUntil: .infinity, metadata: POSIXMetadata(userMetadata: [:]))
-        var initial = State()
+        var initial = State(unreferencedInodeLimit: options.unreferencedInodeLimit,
+                            listedNameLimit: options.listedNameLimit)
         initial.inodes[Self.rootInode] = root
         initial.byPath[""] = Self.rootInode
         self.state = Mutex(initial)
@@ -125,6 +118,16 @@ public final class FileSystem: Sendable {
     public func statfs() -> FileSystemStatistics {
         FileSystemStatistics(blockSize: 4096, blocks: 1 << 40, freeBlocks: 1 << 40, availableBlocks: 1 << 40,
                              files: 1 << 32, freeFiles: 1 << 32, maximumNameLength: UInt64(Names.maximumLength))
+    }
+
+    /// How much metadata the core holds in memory now.
+    public var metadataStatistics: MetadataStatistics {
+        let mostInFlight = metadataRequests.mostInFlight
+        return state.withLock { state in
+            MetadataStatistics(inodes: state.inodes.count, listedNames: state.listings.nameCount,
+                               listings: state.listings.count, negativeEntries: state.negative.count,
+                               mostMetadataRequestsInFlight: mostInFlight)
+        }
     }
 
     /// The read cache's counters (hits, misses, bytes fetched…), for metrics.
@@ -259,9 +262,7 @@ public final class FileSystem: Sendable {
             record.hasMarker = hasMarker
             record.symlinkTarget = symlinkTarget
             if countLookup { record.lookupCount = 1 }
-            state.inodes[number] = record
-            state.byPath[path] = number
-            state.negative[path] = nil
+            state.insert(record, now: Self.monotonicNow())
             return record
         }
     }

@@ -47,6 +47,15 @@ public struct FileSystemOptions: Sendable {
     /// listings need no HEAD for objects they show unchanged, across remounts; 0 keeps none. The library's default
     /// is 0; `coffer mount`'s is 250,000.
     public var metadataCacheEntries: Int
+    /// Inodes kept in memory that nothing references (the kernel forgot them or never looked them up, no handle,
+    /// no pending upload): past this many, they are swept. A cache of S3's answers; referenced inodes are never
+    /// dropped.
+    public var unreferencedInodeLimit: Int
+    /// Names held by all cached directory listings together; past this, the least recently listed directories are
+    /// forgotten (a later lookup in one costs a LIST again).
+    public var listedNameLimit: Int
+    /// HEAD requests for metadata (readdirplus, lookups of listed names) in flight at once, for the whole mount.
+    public var metadataRequestBudget: Int
 
     /// Options with the defaults of `coffer mount`, except `writeBackDelay` (0 here: upload at close) and
     /// `metadataCacheEntries` (0 here: no database).
@@ -57,7 +66,8 @@ public struct FileSystemOptions: Sendable {
                 readCacheCapacity: Int = 256 << 20, writeBackDelay: Double = 0,
                 maxPendingUploadBytes: UInt64 = 1 << 30, backgroundUploads: Int = 16,
                 conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost",
-                metadataCacheEntries: Int = 0) {
+                metadataCacheEntries: Int = 0, unreferencedInodeLimit: Int = 50_000,
+                listedNameLimit: Int = 250_000, metadataRequestBudget: Int = 32) {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -79,6 +89,9 @@ public struct FileSystemOptions: Sendable {
         self.mountIdentity = mountIdentity.isEmpty ? "prefix:" + self.prefix : mountIdentity
         self.hostName = hostName
         self.metadataCacheEntries = max(0, metadataCacheEntries)
+        self.unreferencedInodeLimit = max(1, unreferencedInodeLimit)
+        self.listedNameLimit = max(1, listedNameLimit)
+        self.metadataRequestBudget = max(1, metadataRequestBudget)
     }
 }
 

@@ -84,16 +84,6 @@ struct OpenHandle {
     let flags: OpenFlags
 }
 
-/// A directory listing captured at opendir, so that offsets stay valid while the directory changes.
-struct DirectorySnapshot {
-    let inode: UInt64
-    /// The entries, listed at the first readdir of the handle (nil before): an open(2) of a directory that never
-    /// reads it (rsync's fchmod, fchdir, a dirfd for openat) costs no LIST.
-    var entries: [DirectoryEntry]?
-    /// The attributes of the entries have been fetched (readdirplus).
-    var attributesFetched = false
-}
-
 /// A cached listing of one directory: child names and their kinds.
 struct CachedListing {
     /// Children by name.

@@ -15,29 +15,36 @@ extension FuseAdapter {
 
     /// Fills a buffer of `size` bytes with entries from the cookie `offset` until the next one does not fit.
     ///
-    /// With `plus`, every entry but "." and ".." carries its attributes and counts as a lookup: exactly those
-    /// inodes are acknowledged to the core before the reply, and forgotten again if the kernel drops the reply.
+    /// With `plus`, entries the core counted a lookup for (`countsLookup`) carry their attributes and make a dentry;
+    /// the ones that do not fit, or all of them if the kernel drops the reply, are forgotten again. Other entries
+    /// ("." and "..", or one the core had no attributes for) go with inode 0 there: no dentry, the kernel looks
+    /// them up when needed.
     func readdir(_ request: FuseRequest, inode: UInt64, handle: UInt64, offset: UInt64, size: Int, plus: Bool) {
         serve(request, plus ? "readdirplus" : "readdir", inode: inode) { () throws(FSError) in
             // No more entries than could fit: a dirent takes at least 32 bytes, a direntplus at least 152.
             let entries = try await self.fileSystem.readdir(inode, handle: handle, offset: offset, plus: plus,
                                                             limit: size / (plus ? 152 : 32) + 1)
             let timeout = self.directoryEntryTimeout
-            var counted: [UInt64] = []
+            var sent: [UInt64] = []
+            var unsent: [UInt64] = []
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 8)
             defer { buffer.deallocate() }
             let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
             var used = 0
+            var full = false
             for entry in entries {
+                if full {
+                    if entry.countsLookup { unsent.append(entry.attributes.inode) }
+                    continue
+                }
                 let remaining = size - used
                 var status = stat(entry.attributes)
                 let needed: Int
                 if plus {
                     var parameters = fuse_entry_param()
                     parameters.attr = status
-                    let isDot = entry.name == "." || entry.name == ".."
-                    if !isDot {
-                        // ino 0 (kept for "." and "..") tells the kernel not to make a dentry, so no lookup counts.
+                    if entry.countsLookup {
+                        // ino 0 (the default) tells the kernel not to make a dentry, so no lookup counts.
                         parameters.ino = entry.attributes.inode
                         parameters.generation = 1
                         parameters.attr_timeout = timeout
@@ -45,20 +52,21 @@ extension FuseAdapter {
                     }
                     needed = fuse_add_direntry_plus(request.raw, base + used, remaining, entry.name, &parameters,
                                                     off_t(truncatingIfNeeded: entry.nextOffset))
-                    if needed > remaining { break }
-                    if !isDot { counted.append(entry.attributes.inode) }
                 } else {
                     needed = fuse_add_direntry(request.raw, base + used, remaining, entry.name, &status,
                                                off_t(truncatingIfNeeded: entry.nextOffset))
-                    if needed > remaining { break }
                 }
+                if needed > remaining {
+                    full = true
+                    if entry.countsLookup { unsent.append(entry.attributes.inode) }
+                    continue
+                }
+                if entry.countsLookup { sent.append(entry.attributes.inode) }
                 used += needed
             }
-            if !counted.isEmpty { self.fileSystem.acknowledgeLookups(counted) }
             let result = self.replyBuffer(request, UnsafeRawBufferPointer(rebasing: buffer[..<used]))
-            if result != 0 {
-                for inode in counted { self.fileSystem.forget(inode, count: 1) }
-            }
+            if result != 0 { unsent += sent }
+            for inode in unsent { self.fileSystem.forget(inode, count: 1) }
         }
     }
 
