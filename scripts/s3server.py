@@ -19,6 +19,10 @@ Same app as `moto_server`, plus:
                     gets STATUS (503 SlowDown, 500 InternalError) with S3's error body; STATUS `reset` instead
                     drops the connection without an answer (an empty reply, then a TCP reset). Tests create and remove F to
                     simulate an outage of part of a bucket while other tests use the same server.
+  --seeding         accept `POST /_coffer/seed` with a JSON body {"bucket": B, "prefix": P, "count": N, "body": S}:
+                    stores N objects P00000000 ... with body S straight into moto's backend (a few seconds for
+                    20,000 objects, where 20,000 PUTs take minutes). Not an S3 API: tests use it to fill a
+                    directory before measuring what the mount sends; those requests are logged as usual.
 
 Signature checks use the request URI exactly as it arrived. Stock moto 5.2.1 verifies signatures against the URL
 as werkzeug re-quotes it, so correctly signed requests whose key or query holds characters such as + & ! ( ) *
@@ -153,8 +157,9 @@ def injected_fault(path, environ):
 class RequestLog:
     """WSGI middleware: optional delay, then one log line per request once its response is sent."""
 
-    def __init__(self, app, path, delay_s, null_version=False, fault_file=None):
+    def __init__(self, app, path, delay_s, null_version=False, fault_file=None, seeding=False):
         self.app = app
+        self.seeding = seeding
         self.delay_s = delay_s
         self.null_version = null_version
         self.fault_file = fault_file
@@ -169,6 +174,8 @@ class RequestLog:
             self.out.write(line + "\n")
 
     def __call__(self, environ, start_response):
+        if self.seeding and environ.get("PATH_INFO") == "/_coffer/seed" and environ.get("REQUEST_METHOD") == "POST":
+            return seed(environ, start_response)
         started = time.time()
         _current.raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if self.delay_s:
@@ -239,6 +246,25 @@ class RequestLog:
         return Body()
 
 
+def seed(environ, start_response):
+    """`POST /_coffer/seed`: many objects at once, straight into moto's backend (see --seeding)."""
+    import json
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+    try:
+        request = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        body = request.get("body", "").encode()
+        for i in range(int(request["count"])):
+            backend.put_object(request["bucket"], f"{request['prefix']}{i:08d}", body)
+    except Exception as error:  # noqa: BLE001 - the test sees the reason
+        message = f"seeding failed: {error!r}\n".encode()
+        start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(message)))])
+        return [message]
+    start_response("204 No Content", [])
+    return []
+
+
 def watch_parent():
     parent = os.getppid()
     while True:
@@ -258,6 +284,7 @@ def main():
     parser.add_argument("--fast-range", action="store_true")
     parser.add_argument("--null-version", action="store_true")
     parser.add_argument("--fault-file")
+    parser.add_argument("--seeding", action="store_true")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         sys.exit("s3server: refusing to listen on a non-loopback address")
@@ -278,7 +305,8 @@ def main():
     if args.watch_parent:
         threading.Thread(target=watch_parent, daemon=True).start()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0, args.null_version, args.fault_file), threaded=True)
+    run_simple(args.host, args.port, RequestLog(app, args.log, args.delay_ms / 1000.0, args.null_version,
+                                                args.fault_file, args.seeding), threaded=True)
 
 
 if __name__ == "__main__":

@@ -54,14 +54,17 @@ public final class DecryptingObjectStore: ForwardingObjectStore {
     public func head(_ key: String) async throws(ObjectStoreError) -> ObjectInfo {
         var info = try await base.head(key)
         guard !key.hasSuffix("/") else { return info }
+        let stored = info.size
         if let hints = EncryptionHints(metadata: info.metadata) {
             state.withLock { $0.record(hints, for: VersionKey(key: key, etag: info.etag)) }
             info.size = hints.plaintextSize
+            info.storedSize = stored
             return info
         }
         guard info.size >= Self.minimumMessageSize else { return info }
         do throws(ObjectStoreError) {
             info.size = try await content(of: key, etag: info.etag, info: info).visibleSize
+            if info.size != stored { info.storedSize = stored }
         } catch {
             // A host that may HEAD but not GET (or a transient failure): the stored size is the best answer.
             logger.debug("could not read the header of an object to find its plaintext size",

@@ -19,14 +19,16 @@ public struct FileAttributes: Sendable, Equatable {
     public var mtime: Timestamp
     /// Last change of the inode (contents or attributes).
     public var ctime: Timestamp
-    /// The preferred I/O size (`st_blksize`).
+    /// The preferred I/O size (`st_blksize`): 1 MiB for files (programs that size their buffers by it, like `cp`,
+    /// then move data in few large requests), 4 KiB for directories (glibc sizes its getdents buffer by it, 32 KiB
+    /// at least: with 1 MiB, each readdirplus would ask for thousands of entries and their HEADs at once).
     public var blockSize: UInt32
     /// The device number of a character or block device (`st_rdev`); 0 for everything else.
     public var rdev: UInt64
 
     /// Attributes from their parts.
     public init(inode: UInt64, mode: UInt32, linkCount: UInt32, uid: UInt32, gid: UInt32, size: UInt64,
-                atime: Timestamp, mtime: Timestamp, ctime: Timestamp, blockSize: UInt32 = 1 << 20, rdev: UInt64 = 0) {
+                atime: Timestamp, mtime: Timestamp, ctime: Timestamp, blockSize: UInt32? = nil, rdev: UInt64 = 0) {
         self.inode = inode
         self.mode = mode
         self.linkCount = linkCount
@@ -36,7 +38,7 @@ public struct FileAttributes: Sendable, Equatable {
         self.atime = atime
         self.mtime = mtime
         self.ctime = ctime
-        self.blockSize = blockSize
+        self.blockSize = blockSize ?? (mode & FileMode.typeMask == FileMode.directory ? 4096 : 1 << 20)
         self.rdev = rdev
     }
 

@@ -92,7 +92,9 @@ extension FileSystem {
                 let started = Date()
                 etag = try await copyOntoItself(objectKey, size: current.attributes.size, sourceETag: sourceETag,
                                                 metadata: metadata, contentType: contentType)
-                rememberWrite(objectKey, size: current.attributes.size, etag: etag, contentType: contentType,
+                rememberWrite(objectKey, size: current.attributes.size,
+                              storedSize: storedSize(of: objectKey, etag: sourceETag, size: current.attributes.size),
+                              etag: etag, contentType: contentType,
                               metadata: metadata.userMetadata(), startedAt: started)
             } catch {
                 throw FSError.from(error, "COPY \(objectKey) (metadata update)")

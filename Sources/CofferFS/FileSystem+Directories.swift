@@ -28,6 +28,10 @@ extension FileSystem {
             throw .badHandle(handle)
         }
         guard offset < UInt64(Int.max), limit > 0 else { return [] }
+        // A readdirplus reply waits for the HEADs of its entries: at most a few rounds of the budget's worth, so
+        // the first entries come soon whatever buffer the kernel offers; the next window is fetched meanwhile.
+        let plusWindow = Self.plusWindow(budget: options.metadataRequestBudget)
+        let limit = plus ? min(limit, plusWindow) : limit
         let start = Int(offset)
         let (sum, overflow) = start.addingReportingOverflow(limit)
         let wanted = overflow ? Int.max : sum
@@ -45,9 +49,12 @@ extension FileSystem {
         guard start < entries.count else { return [] }
         let window = start..<(start + min(limit, entries.count - start))
         guard plus else { return Array(entries[window]) }
-        let ahead = window.upperBound..<min(entries.count, window.upperBound + options.metadataRequestBudget * 2)
+        let ahead = window.upperBound..<min(entries.count, window.upperBound + plusWindow)
         return await withCurrentAttributes(entries[window], fetchingAhead: entries[ahead], of: snapshot)
     }
+
+    /// The most entries one readdirplus reply carries: four rounds of the mount's HEAD budget.
+    static func plusWindow(budget: Int) -> Int { max(16, budget * 4) }
 
     public func releasedir(_ inode: UInt64, handle: UInt64) {
         state.withLock { _ = $0.directories.removeValue(forKey: handle) }
@@ -173,24 +180,28 @@ extension FileSystem {
     /// `window` with current attributes: HEADs of its stale names first (and of the stale names in `ahead`,
     /// not waited for, so the next readdir finds them fetched), then each entry from its inode's record, counted
     /// as a lookup (`countsLookup`). An entry whose record is gone (swept meanwhile) goes without attributes.
+    /// Attributes learnt since the listing began count as current even past the TTL: they are at least as new
+    /// as the listing the reader is reading (a slow reader does not HEAD what was fetched ahead of it again).
     private func withCurrentAttributes(_ window: ArraySlice<DirectoryEntry>, fetchingAhead ahead: ArraySlice<DirectoryEntry>,
                                        of snapshot: DirectorySnapshot) async -> [DirectoryEntry] {
         let directory = state.withLock { state in state.inodes[snapshot.inode]?.path }
         guard let directory else { return Array(window) }
         let now = Self.monotonicNow()
+        // A record registered at time t is valid until t + TTL.
+        let learntSinceListing = snapshot.listedAt + options.metadataTTL
         func stale(_ entries: ArraySlice<DirectoryEntry>, in state: State) -> [ListedName] {
             entries.compactMap { entry in
                 guard entry.name != ".", entry.name != ".." else { return nil }
                 let path = Names.child(directory, entry.name)
                 if let number = state.byPath[path], let record = state.inodes[number],
-                   record.validUntil > now || record.hasPendingUpload { return nil }
+                   record.validUntil > now || record.validUntil >= learntSinceListing || record.hasPendingUpload {
+                    return nil
+                }
                 return ListedName(path: path, type: FileType(mode: entry.attributes.mode) == .directory ? .directory : .file)
             }
         }
         let (current, next) = state.withLock { state in (stale(window, in: state), stale(ahead, in: state)) }
-        if !next.isEmpty {
-            Task { await self.fetchAttributes(of: next) }
-        }
+        startFetchingAttributes(of: next)
         await fetchAttributes(of: current)
         return state.withLock { state in
             window.map { entry in
@@ -217,7 +228,8 @@ extension FileSystem {
         if let cached, let summary {
             let metadata = POSIXMetadata(userMetadata: cached.metadata)
             let kind: FileType = type == .directory ? type : Self.type(of: metadata)
-            return register(path: path, type: kind, etag: summary.etag, size: summary.size,
+            // The row's size is the file's (with encryption the listing shows the stored message's).
+            return register(path: path, type: kind, etag: summary.etag, size: cached.size,
                             lastModified: Timestamp(summary.lastModified), metadata: metadata, countLookup: false,
                             fetchedAt: listedAt)
         }
@@ -257,24 +269,38 @@ extension FileSystem {
     /// what each answer says, valid for the attribute TTL. A name already being fetched (by another readdir or
     /// lookup) is waited for, not asked again.
     func fetchAttributes(of names: [ListedName]) async {
-        guard !names.isEmpty else { return }
-        let fetches: [Task<Void, Never>] = attributeFetches.withLock { inFlight in
+        for fetch in startFetchingAttributes(of: names) { await fetch.value }
+    }
+
+    /// Starts the HEADs of `names` that are not running yet (registered before returning, so a caller that asks
+    /// for the same names right after waits for these) and returns every name's fetch.
+    @discardableResult
+    func startFetchingAttributes(of names: [ListedName]) -> [Task<Void, Never>] {
+        guard !names.isEmpty else { return [] }
+        let requestedAt = Self.monotonicNow()
+        return attributeFetches.withLock { inFlight in
             names.map { name in
                 let id = name.type == .directory ? name.path + "/" : name.path
                 if let running = inFlight[id] { return running }
                 let fetch = Task {
-                    await self.metadataRequests.run { await self.fetchMetadata(name) }
+                    await self.metadataRequests.run { await self.fetchMetadata(name, unlessLearntAfter: requestedAt) }
                     _ = self.attributeFetches.withLock { $0.removeValue(forKey: id) }
                 }
                 inFlight[id] = fetch
                 return fetch
             }
         }
-        for fetch in fetches { await fetch.value }
     }
 
-    /// One HEAD for a listed name: the object for a file, the marker for a directory.
-    private func fetchMetadata(_ name: ListedName) async {
+    /// One HEAD for a listed name: the object for a file, the marker for a directory — none when its record was
+    /// refreshed after `requestedAt` (by a fetch that ended as this one was asked for, or a lookup) while this
+    /// one waited for the budget.
+    private func fetchMetadata(_ name: ListedName, unlessLearntAfter requestedAt: Double) async {
+        let learnt = state.withLock { state -> Bool in
+            guard let number = state.byPath[name.path], let record = state.inodes[number] else { return false }
+            return record.validUntil >= requestedAt + options.metadataTTL
+        }
+        if learnt { return }
         let isDirectory = name.type == .directory
         let objectKey = isDirectory ? directoryPrefix(of: name.path) : key(of: name.path)
         let started = Self.monotonicNow()

@@ -94,10 +94,11 @@ extension FileSystem {
         return summary
     }
 
-    /// Opens the persistent metadata cache (`CACHE/metadata.sqlite`) when it is on. With encryption it stays off:
-    /// listings show the stored message's size, HEAD answers the file's, so rows would never match.
+    /// Opens the persistent metadata cache (`CACHE/metadata.sqlite`) when it is on. With encryption its rows hold
+    /// both sizes: the stored message's (what listings show, matched) and the file's (what is shown). Rows hold
+    /// metadata only, never file contents.
     private func openMetadataCache() {
-        guard options.metadataCacheEntries > 0, encryption == nil else { return }
+        guard options.metadataCacheEntries > 0 else { return }
         let directory = options.cacheDirectory.hasSuffix("/") ? String(options.cacheDirectory.dropLast())
             : options.cacheDirectory
         let cache = ObjectMetadataCache.open(path: directory + "/metadata.sqlite", mount: options.mountIdentity,

@@ -99,7 +99,9 @@ extension FileSystem {
             }
             // The copy carries the source's metadata: known when this mount read or wrote it within the TTL.
             if source.validUntil > Self.monotonicNow() {
-                rememberWrite(newKey, size: source.attributes.size, etag: copied, contentType: ContentTypes.guess(for: oldPath),
+                rememberWrite(newKey, size: source.attributes.size,
+                              storedSize: storedSize(of: oldKey, etag: etag, size: source.attributes.size),
+                              etag: copied, contentType: ContentTypes.guess(for: oldPath),
                               metadata: uploadMetadata(source).userMetadata(), startedAt: started)
             }
             let staged: StagedFile? = state.withLock { state in

@@ -32,7 +32,7 @@ extension FileSystem {
             if case .preconditionFailed = error { throw .exists(path) }
             throw FSError.from(error, "PUT \(objectKey)")
         }
-        rememberWrite(objectKey, size: 0, etag: etag, contentType: contentType, metadata: metadata.userMetadata(),
+        rememberWrite(objectKey, size: 0, storedSize: 0, etag: etag, contentType: contentType, metadata: metadata.userMetadata(),
                       startedAt: started)
         invalidateListing(ofParentOf: path)
         touchDirectory(parent)

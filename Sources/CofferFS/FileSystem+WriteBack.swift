@@ -156,11 +156,10 @@ extension FileSystem {
         let condition = uploadCondition(for: current)
         let putOptions = PutOptions(metadata: metadata.userMetadata(), contentType: ContentTypes.guess(for: current.path),
                                     condition: condition)
-        let etag: String
-        let stored: [String: String]
+        let uploaded: UploadedObject
         let started = Date()
         do {
-            (etag, stored) = try await uploader.send(staged, as: objectKey, options: putOptions)
+            uploaded = try await uploader.send(staged, as: objectKey, options: putOptions)
         } catch {
             if case .store(let storeError, _) = error, Self.isConflict(storeError, condition: condition) {
                 return .conflict(try await keepConflictingCopy(current, staged: staged, metadata: putOptions,
@@ -182,8 +181,9 @@ extension FileSystem {
             throw failure
         }
         cache.invalidate(key: objectKey)
-        rememberWrite(objectKey, size: staged.size, etag: etag, contentType: putOptions.contentType, metadata: stored,
-                      startedAt: started)
+        let etag = uploaded.etag
+        rememberWrite(objectKey, size: staged.size, storedSize: uploaded.storedSize, etag: etag,
+                      contentType: putOptions.contentType, metadata: uploaded.metadata, startedAt: started)
         let name = Names.baseName(current.path)
         let parent = Names.parentPath(current.path)
         let movedTo: String? = state.withLock { state in
@@ -194,7 +194,7 @@ extension FileSystem {
             record.etag = etag
             record.isLocalOnly = false
             record.metadata = metadata
-            record.metadata.contentHints = stored.filter { $0.key.hasPrefix(POSIXMetadata.contentHintPrefix) }
+            record.metadata.contentHints = uploaded.metadata.filter { $0.key.hasPrefix(POSIXMetadata.contentHintPrefix) }
             record.attributes.size = staged.size
             record.validUntil = expiry
             record.cachedETag = nil
@@ -261,7 +261,7 @@ extension FileSystem {
         let started = Date()
         let etag = try await store.put(marker, body: .bytes([]), options: PutOptions(
             metadata: metadata.userMetadata(), contentType: Self.directoryContentType, condition: condition))
-        rememberWrite(marker, size: 0, etag: etag, contentType: Self.directoryContentType,
+        rememberWrite(marker, size: 0, storedSize: 0, etag: etag, contentType: Self.directoryContentType,
                       metadata: metadata.userMetadata(), startedAt: started)
         return etag
     }

@@ -137,14 +137,24 @@ public final class FileSystem: Sendable {
 
     /// Keeps what this mount just wrote to `key` (a PUT, a completed upload or a copy started at `started`) in the
     /// metadata cache, so that later listings that show the object unchanged need no HEAD. S3's answer carries no
-    /// Last-Modified: the row holds the request's time window. Nothing is kept when the cache is off (it is with
-    /// encryption).
-    func rememberWrite(_ key: String, size: UInt64, etag: String, contentType: String?, metadata: [String: String],
-                       startedAt started: Date) {
-        metadataCache?.rememberWrite(
+    /// Last-Modified: the row holds the request's time window. `size` is the file's size, `storedSize` the
+    /// object's (they differ with encryption; a listing shows the stored one): nothing is kept when that is
+    /// unknown, or when the cache is off.
+    func rememberWrite(_ key: String, size: UInt64, storedSize: UInt64?, etag: String, contentType: String?,
+                       metadata: [String: String], startedAt started: Date) {
+        guard let metadataCache, let storedSize else { return }
+        metadataCache.rememberWrite(
             of: ObjectInfo(key: key, size: size, etag: etag, lastModified: started, contentType: contentType,
-                           metadata: metadata),
+                           metadata: metadata, storedSize: storedSize == size ? nil : storedSize),
             startedAt: started, endedAt: Date())
+    }
+
+    /// The stored size of version `etag` of `key`, whose file size is `size`: the same without encryption; with
+    /// it, what the metadata cache knows of that version (nil when it knows nothing: a copy of it is then not
+    /// remembered, and the next listing of the copy costs a HEAD).
+    func storedSize(of key: String, etag: String, size: UInt64) -> UInt64? {
+        guard encryption != nil else { return size }
+        return metadataCache?.storedSize(of: key, etag: etag)
     }
 
     /// Monotonic seconds, for cache expiry.

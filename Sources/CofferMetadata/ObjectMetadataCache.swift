@@ -24,8 +24,9 @@ import Synchronization
 /// empty one, and when even that fails the cache is off (`open` returns nil) — with one warning each time. Only
 /// one mount uses a cache directory at a time (its lock), so one process owns the database.
 public final class ObjectMetadataCache: Sendable {
-    /// The schema this version reads and writes (`PRAGMA user_version`).
-    static let schemaVersion: Int64 = 1
+    /// The schema this version reads and writes (`PRAGMA user_version`). Version 1 had no `visible_size`; it is
+    /// added in place.
+    static let schemaVersion: Int64 = 2
     /// How far this host's clock may be from S3's for a row written by an upload to match a listing.
     public static let clockAllowance: TimeInterval = 2
 
@@ -101,12 +102,16 @@ public final class ObjectMetadataCache: Sendable {
                 written_before INTEGER,
                 content_type TEXT,
                 metadata TEXT NOT NULL,
-                used INTEGER NOT NULL
+                used INTEGER NOT NULL,
+                visible_size INTEGER
             );
             CREATE INDEX IF NOT EXISTS objects_by_use ON objects(used);
             CREATE TABLE IF NOT EXISTS mount (identity TEXT NOT NULL);
-            PRAGMA user_version = \(Self.schemaVersion);
             """)
+        if version == 1 {
+            try database.execute("ALTER TABLE objects ADD COLUMN visible_size INTEGER")
+        }
+        try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
         let owner = try database.text("SELECT identity FROM mount LIMIT 1")
         if owner != mount {
             if let owner {
@@ -125,15 +130,15 @@ public final class ObjectMetadataCache: Sendable {
         connection = Mutex(Connection(
             database: database,
             select: try database.prepare("""
-                SELECT etag, size, last_modified, written_after, written_before, content_type, metadata
+                SELECT etag, size, last_modified, written_after, written_before, content_type, metadata, visible_size
                 FROM objects WHERE key = ?1
                 """),
             upsert: try database.prepare("""
                 INSERT INTO objects (key, etag, size, last_modified, written_after, written_before, content_type,
-                                     metadata, used)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                                     metadata, used, visible_size)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                 ON CONFLICT(key) DO UPDATE SET etag = ?2, size = ?3, last_modified = ?4, written_after = ?5,
-                    written_before = ?6, content_type = ?7, metadata = ?8, used = ?9
+                    written_before = ?6, content_type = ?7, metadata = ?8, used = ?9, visible_size = ?10
                 """),
             pin: try database.prepare("""
                 UPDATE objects SET last_modified = ?2, written_after = NULL, written_before = NULL WHERE key = ?1
@@ -192,9 +197,10 @@ public final class ObjectMetadataCache: Sendable {
                     } else {
                         continue
                     }
-                    found[summary.key] = ObjectInfo(key: summary.key, size: row.size, etag: row.etag,
+                    found[summary.key] = ObjectInfo(key: summary.key, size: row.visibleSize ?? row.size, etag: row.etag,
                                                     lastModified: summary.lastModified, contentType: row.contentType,
-                                                    metadata: row.metadata)
+                                                    metadata: row.metadata,
+                                                    storedSize: row.visibleSize == nil ? nil : row.size)
                     connection.touched[summary.key] = connection.clock
                     connection.clock += 1
                 }
@@ -203,6 +209,20 @@ public final class ObjectMetadataCache: Sendable {
                 fail(&connection, error)
             }
             return found
+        }
+    }
+
+    /// The stored size (what listings show) of the version `etag` of `key`, when a row describes that version.
+    public func storedSize(of key: String, etag: String) -> UInt64? {
+        connection.withLock { connection in
+            guard !connection.failed else { return nil }
+            do throws(SQLiteError) {
+                guard let row = try Self.row(key, in: &connection), row.etag == etag else { return nil }
+                return row.size
+            } catch {
+                fail(&connection, error)
+                return nil
+            }
         }
     }
 
@@ -221,7 +241,10 @@ public final class ObjectMetadataCache: Sendable {
 
     private struct Row {
         var etag: String
+        /// The stored size, as listings show it.
         var size: UInt64
+        /// The size the file shows when it differs (the plaintext of an encrypted object).
+        var visibleSize: UInt64?
         var lastModified: Int64?
         var writtenAfter: Int64?
         var writtenBefore: Int64?
@@ -239,7 +262,8 @@ public final class ObjectMetadataCache: Sendable {
               let json = select.text(at: 6),
               let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
         else { return nil }
-        return Row(etag: etag, size: UInt64(size), lastModified: select.integer(at: 2),
+        let visible = select.integer(at: 7).flatMap { $0 >= 0 ? UInt64($0) : nil }
+        return Row(etag: etag, size: UInt64(size), visibleSize: visible, lastModified: select.integer(at: 2),
                    writtenAfter: select.integer(at: 3), writtenBefore: select.integer(at: 4),
                    contentType: select.text(at: 5), metadata: object)
     }
@@ -252,8 +276,8 @@ public final class ObjectMetadataCache: Sendable {
     }
 
     /// Keeps what this mount wrote with an upload or a copy that ran from `start` to `end` (this host's clock):
-    /// `info` holds the key, the ETag S3 answered, the stored size, Content-Type and user metadata; its
-    /// `lastModified` is not used.
+    /// `info` holds the key, the ETag S3 answered, the size (and `storedSize` when the stored one differs),
+    /// Content-Type and user metadata; its `lastModified` is not used.
     public func rememberWrite(of info: ObjectInfo, startedAt start: Date, endedAt end: Date) {
         store(info, lastModified: nil, window: (Self.seconds(start), Self.seconds(end) + 1))
     }
@@ -299,13 +323,14 @@ public final class ObjectMetadataCache: Sendable {
                 upsert.reset()
                 try upsert.bind(info.key, at: 1)
                 try upsert.bind(info.etag, at: 2)
-                try upsert.bind(Int64(clamping: info.size), at: 3)
+                try upsert.bind(Int64(clamping: info.storedSize ?? info.size), at: 3)
                 try upsert.bind(lastModified, at: 4)
                 try upsert.bind(window?.0, at: 5)
                 try upsert.bind(window?.1, at: 6)
                 try upsert.bind(info.contentType, at: 7)
                 try upsert.bind(String(decoding: json, as: UTF8.self), at: 8)
                 try upsert.bind(connection.clock, at: 9)
+                try upsert.bind(info.storedSize == nil ? nil : Int64(clamping: info.size), at: 10)
                 try upsert.run()
                 connection.clock += 1
                 connection.touched[info.key] = nil

@@ -14,16 +14,20 @@ public struct ObjectInfo: Sendable, Equatable {
     public var contentType: String?
     /// User metadata (`x-amz-meta-NAME`), names lower-cased without the prefix.
     public var metadata: [String: String]
+    /// The size of the object as stored, when `size` is another one: a decrypting view shows the plaintext's size
+    /// and keeps the stored message's here (the size listings show). Nil when the two are the same.
+    public var storedSize: UInt64?
 
     /// Metadata from its parts.
     public init(key: String, size: UInt64, etag: String, lastModified: Date, contentType: String? = nil,
-                metadata: [String: String] = [:]) {
+                metadata: [String: String] = [:], storedSize: UInt64? = nil) {
         self.key = key
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
         self.contentType = contentType
         self.metadata = metadata
+        self.storedSize = storedSize
     }
 }
 

@@ -70,13 +70,15 @@ public final class Uploader: Sendable {
     /// Uploads like `upload(_:as:options:)` and returns the new ETag and the user metadata stored with the object
     /// (`options.metadata` plus what the encoder added).
     public func send(_ file: StagedFile, as key: String,
-                     options: PutOptions) async throws(WriteBackError) -> (etag: String, metadata: [String: String]) {
+                     options: PutOptions) async throws(WriteBackError) -> UploadedObject {
         let snapshot = try await file.beginUpload()
         do throws(WriteBackError) {
             var options = options
             let etag: String
+            var storedSize = snapshot.size
             if let encoder {
-                etag = try await uploadEncoded(file, snapshot: snapshot, with: encoder, as: key, options: &options)
+                (etag, storedSize) = try await uploadEncoded(file, snapshot: snapshot, with: encoder, as: key,
+                                                             options: &options)
             } else if snapshot.size <= multipartThreshold {
                 etag = try await putWhole(file, snapshot: snapshot, as: key, options: options)
             } else {
@@ -86,7 +88,7 @@ public final class Uploader: Sendable {
             logger.debug("uploaded staged file", metadata: [
                 "key": "\(key)", "size": "\(snapshot.size)", "etag": "\(etag)", "staging": "\(file.path)",
             ])
-            return (etag, options.metadata)
+            return UploadedObject(etag: etag, metadata: options.metadata, storedSize: storedSize)
         } catch {
             file.abandonUpload()
             logger.debug("upload failed; the file stays dirty", metadata: [
@@ -97,9 +99,10 @@ public final class Uploader: Sendable {
     }
 
     /// Makes the file complete, encodes it next to the staging file and sends the encoded file whole; adds the
-    /// encoder's metadata to `options`.
+    /// encoder's metadata to `options`. Returns the ETag and the encoded size.
     private func uploadEncoded(_ file: StagedFile, snapshot: StagedFile.Snapshot, with encoder: any UploadEncoder,
-                               as key: String, options: inout PutOptions) async throws(WriteBackError) -> String {
+                               as key: String,
+                               options: inout PutOptions) async throws(WriteBackError) -> (String, UInt64) {
         try await file.ensurePresent(0..<snapshot.size)
         try checkCancellation(key)
         let encodedPath = file.path + ".encoded"
@@ -112,14 +115,15 @@ public final class Uploader: Sendable {
         if encoded.size <= multipartThreshold {
             try checkCancellation(key)
             do throws(ObjectStoreError) {
-                return try await store.put(key, body: .file(path: encodedPath, offset: 0, count: encoded.size),
-                                           options: options)
+                return (try await store.put(key, body: .file(path: encodedPath, offset: 0, count: encoded.size),
+                                            options: options), encoded.size)
             } catch {
                 throw .store(error, "PutObject \(key) (\(encoded.size) encoded bytes from \(encodedPath)) failed; the "
                              + "data stays staged in \(file.path) and the next flush retries")
             }
         }
-        return try await uploadMultipart(file, snapshot: whole, from: encodedPath, as: key, options: options)
+        return (try await uploadMultipart(file, snapshot: whole, from: encodedPath, as: key, options: options),
+                encoded.size)
     }
 
     /// Fetches the missing base ranges, then sends the whole file with one PutObject.

@@ -29,7 +29,7 @@ struct MountCommand: AsyncParsableCommand {
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
               path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N
               write_back_delay=SECONDS  max_dirty_mib=N  on_conflict=keep-both|overwrite
-              metadata_cache_entries=N
+              metadata_cache_entries=N  metadata_requests=N
               fsname=NAME  prefix=P/  log_file=PATH
               encryption_key_file=PATH  kms_key_id=ID  kms_endpoint=URL
               encryption=required|migrate  encryption_context=K=V
@@ -119,6 +119,11 @@ struct MountCommand: AsyncParsableCommand {
         "Objects whose metadata is kept in CACHE/metadata.sqlite, so that listings need no HEAD for objects they "
             + "show unchanged, after a remount too (default 250000; 0 turns it off).", valueName: "N"))
     var metadataCacheEntries: String?
+
+    @Option(name: .customLong("metadata-requests"), help: ArgumentHelp(
+        "HEAD requests for metadata (ls -l, rsync's stats) in flight at once for the whole mount (default 32).",
+        valueName: "N"))
+    var metadataRequests: String?
 
     @Option(name: .customLong("on-conflict"), help: ArgumentHelp(
         "When another host changed a file since this mount read it: keep-both (default: its object stays, this "
@@ -276,7 +281,8 @@ struct MountCommand: AsyncParsableCommand {
             noOverwrite: settings.noOverwrite, readCacheCapacity: settings.readCacheMiB << 20,
             writeBackDelay: settings.writeBackDelay, maxPendingUploadBytes: UInt64(settings.maxDirtyMiB) << 20,
             conflictPolicy: settings.conflictPolicy, mountIdentity: "s3://\(settings.bucket)/\(settings.prefix)",
-            hostName: ProcessInfo.processInfo.hostName, metadataCacheEntries: settings.metadataCacheEntries)
+            hostName: ProcessInfo.processInfo.hostName, metadataCacheEntries: settings.metadataCacheEntries,
+            metadataRequestBudget: settings.metadataRequests)
         let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
         let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
@@ -369,6 +375,9 @@ struct MountCommand: AsyncParsableCommand {
         if let metadataCacheEntries {
             settings.metadataCacheEntries = try MountSettings.entryCount(metadataCacheEntries,
                                                                           option: "--metadata-cache-entries")
+        }
+        if let metadataRequests {
+            settings.metadataRequests = try MountSettings.requestBudget(metadataRequests, option: "--metadata-requests")
         }
         if let endpointURL = s3.endpointURL { settings.endpointURL = endpointURL }
         if let region = s3.region { settings.region = region }

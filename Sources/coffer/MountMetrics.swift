@@ -26,6 +26,8 @@ final class MountMetrics: S3RequestObserver, FuseOperationObserver {
             MetricsRegistry.Family("coffer_read_cache_misses_total", help: "Blocks reads did not find in the read cache.", kind: .counter),
             MetricsRegistry.Family("coffer_read_cache_fetched_bytes_total", help: "Bytes the read cache fetched from S3.", kind: .counter),
             MetricsRegistry.Family("coffer_read_cache_bytes", help: "Bytes held in the read cache.", kind: .gauge),
+            MetricsRegistry.Family("coffer_inodes", help: "Inodes held in memory.", kind: .gauge),
+            MetricsRegistry.Family("coffer_listed_names", help: "Names held by cached directory listings.", kind: .gauge),
             MetricsRegistry.Family("coffer_pending_uploads", help: "Closed files and directory markers waiting for upload.", kind: .gauge),
             MetricsRegistry.Family("coffer_pending_upload_bytes", help: "Bytes of the files waiting for upload.", kind: .gauge),
             MetricsRegistry.Family("coffer_pending_upload_oldest_seconds", help: "Age of the oldest pending upload.", kind: .gauge),
@@ -54,6 +56,9 @@ final class MountMetrics: S3RequestObserver, FuseOperationObserver {
             registry.set("coffer_read_cache_misses_total", [:], Double(cache.misses))
             registry.set("coffer_read_cache_fetched_bytes_total", [:], Double(cache.bytesFetched))
             registry.set("coffer_read_cache_bytes", [:], Double(cache.cachedBytes))
+            let metadata = fileSystem.metadataStatistics
+            registry.set("coffer_inodes", [:], Double(metadata.inodes))
+            registry.set("coffer_listed_names", [:], Double(metadata.listedNames))
         }
     }
 

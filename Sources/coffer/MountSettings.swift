@@ -28,6 +28,8 @@ struct MountSettings: Equatable {
     var maxDirtyMiB = 1024
     /// Objects whose metadata the on-disk cache keeps (`--metadata-cache-entries`, `-o metadata_cache_entries=`).
     var metadataCacheEntries = 250_000
+    /// Metadata HEADs in flight at once for the whole mount (`--metadata-requests`, `-o metadata_requests=`).
+    var metadataRequests = 32
     /// What an upload does when another host changed the object (`--on-conflict`, `-o on_conflict=`).
     var conflictPolicy: ConflictPolicy = .keepBoth
     var fileSystemName: String?
@@ -126,6 +128,7 @@ struct MountSettings: Equatable {
         case "write_back_delay": writeBackDelay = try Self.seconds(try required(), option: name)
         case "max_dirty_mib": maxDirtyMiB = try Self.dirtyLimit(try required(), option: name)
         case "metadata_cache_entries": metadataCacheEntries = try Self.entryCount(try required(), option: name)
+        case "metadata_requests": metadataRequests = try Self.requestBudget(try required(), option: name)
         case "on_conflict": conflictPolicy = try Self.conflictPolicy(try required())
         case "path_style", "use_path_request_style": pathStyle = true
         case "connect_timeout": connectTimeout = try Self.wholeSeconds(try required(), option: name)
@@ -217,6 +220,12 @@ struct MountSettings: Equatable {
     /// A number of metadata cache entries: a whole number, 0 (off) to 100,000,000.
     static func entryCount(_ text: String, option: String) throws(MountSettingsError) -> Int {
         guard let value = Int(text), value >= 0, value <= 100_000_000 else { throw .invalidEntryCount(option, text) }
+        return value
+    }
+
+    /// Requests in flight at once: 1 to 1024.
+    static func requestBudget(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), (1...1024).contains(value) else { throw .invalidRequestBudget(option, text) }
         return value
     }
 
@@ -324,6 +333,7 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidEntryCount(String, String)
     case invalidLimit(String, String)
     case invalidRetryCount(String, String)
+    case invalidRequestBudget(String, String)
     case invalidServerSideEncryption(String)
     case invalidStorageClass(String)
     case invalidACL(String, String)
@@ -362,6 +372,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "metrics_addr=\(text) is not HOST:PORT with an IPv4 address, such as 127.0.0.1:9464"
         case .kmsKeyWithoutKMSEncryption:
             return "sse_kms_key_id needs KMS encryption: give --sse aws:kms (or leave --sse out), not AES256"
+        case .invalidRequestBudget(let name, let text):
+            return "\(name)=\(text) is not a number of requests in flight: give a whole number from 1 to 1024"
         case .invalidRetryCount(let name, let text):
             return "\(name)=\(text) is not a number of retries: give a whole number from 0 (never retry) to 100"
         case .unknownUser(let name): return "no user named \(name) (give a name from /etc/passwd or a number)"

@@ -299,6 +299,47 @@ struct EncryptedFileSystemTests {
         #expect(try await FileSystemTests.readAll(third, looked.attributes.inode) == plaintext)
     }
 
+    @Test func theMetadataCacheKeepsBothSizesSoARemountListsWithoutHead() async throws {
+        let store = InMemoryObjectStore(minimumPartSize: 1024)
+        let cache = try ProjectPaths.temporaryDirectory("coffer-fs-enc-metadata")
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        func mount() async throws -> FileSystem {
+            let options = FileSystemOptions(defaultUID: 501, defaultGID: 20, metadataTTL: 60, cacheDirectory: cache,
+                                            metadataCacheEntries: 1000)
+            let fs = FileSystem(store: store, options: options, encryption: Self.encryption())
+            _ = try await fs.recoverPendingUploads()
+            return fs
+        }
+        let first = try await mount()
+        let big = Self.bytes(3000, seed: 11)
+        let a = try await FileSystemTests.writeFile(first, Self.root, "a.bin", big)
+        let b = try await FileSystemTests.writeFile(first, Self.root, "b.txt", Array("ten bytes!".utf8))
+        _ = try await first.setattr(b, AttributeChanges(mode: 0o600), handle: nil, caller: Self.me)
+        try await first.rename(parent: Self.root, name: "a.bin", newParent: Self.root, newName: "c.bin", mode: .replace)
+        _ = a
+        // Another tool's object: HEADed once, then known.
+        let (other, _, _) = try Self.make(store: store)
+        _ = try await FileSystemTests.writeFile(other, Self.root, "d.txt", Array("from elsewhere".utf8))
+        _ = try await MetadataCacheTests.listWithAttributes(first)
+        await first.shutdown()
+
+        let second = try await mount()
+        store.resetCounts()
+        let listed = try await MetadataCacheTests.listWithAttributes(second)
+        #expect(store.requestCount(.head) == 0, "every row matches the stored size the listing shows")
+        #expect(listed["c.bin"]?.size == 3000)
+        #expect(listed["b.txt"]?.size == 10)
+        #expect(listed["b.txt"]?.mode == FileMode.regular | 0o600)
+        #expect(listed["d.txt"]?.size == 14)
+        let c = try await second.lookup(parent: Self.root, name: "c.bin")
+        #expect(try await FileSystemTests.readAll(second, c.attributes.inode) == big)
+        // No file contents in the database: only metadata.
+        let database = try Data(contentsOf: URL(fileURLWithPath: cache + "/metadata.sqlite"))
+        #expect(database.range(of: Data("from elsewhere".utf8)) == nil)
+        #expect(database.range(of: Data(big.prefix(64))) == nil)
+        await second.shutdown()
+    }
+
     @Test func multipartUploadsAreValidMessagesWithoutPartCopies() async throws {
         let (fs, store, _) = try Self.make(configure: { options in
             options.multipartThreshold = 4096

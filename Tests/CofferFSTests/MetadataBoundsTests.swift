@@ -130,9 +130,21 @@ struct MetadataBoundsTests {
         #expect(plus.count == 27)
         #expect(plus.filter(\.countsLookup).count == 25, "every entry but . and ..")
         #expect(store.requestCount(.list) == 1)
-        #expect(store.requestCount(.head) <= 25 + 64, "this reply's names, and at most 64 fetched ahead")
+        #expect(store.requestCount(.head) <= 25 + 128, "this reply's names, and at most 128 fetched ahead")
         for entry in plus where entry.countsLookup { fs.forget(entry.attributes.inode, count: 1) }
         fs.releasedir(directory, handle: plusHandle)
+
+        // However large the kernel's buffer (glibc sizes it by st_blksize, up to 1 MiB: 6,900 direntplus), one
+        // reply waits for the HEADs of at most 128 entries.
+        store.resetCounts()
+        let bigHandle = try await fs.opendir(directory)
+        let big = try await fs.readdir(directory, handle: bigHandle, offset: 0, plus: true, limit: 6_900)
+        #expect(big.count == 128)
+        #expect(store.requestCount(.list) == 1)
+        #expect(store.requestCount(.head) <= 128 + 128)
+        for entry in big where entry.countsLookup { fs.forget(entry.attributes.inode, count: 1) }
+        fs.releasedir(directory, handle: bigHandle)
+        #expect(try await fs.getattr(directory).0.blockSize == 4096, "glibc's getdents buffer stays at 32 KiB")
     }
 
     @Test func concurrentListingsShareTheMountWideHeadBudget() async throws {

@@ -125,6 +125,60 @@ struct ObjectMetadataCacheTests {
         #expect(cache.info(matching: Self.summary("a")) == nil)
     }
 
+    @Test func aRowOfAnEncryptedObjectMatchesTheStoredSizeAndShowsThePlaintextSize() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/metadata.sqlite"
+        do {
+            let cache = try Self.open(path)
+            var head = Self.info("secret", size: 100)
+            head.storedSize = 1_230
+            cache.remember(head)
+            #expect(cache.info(matching: Self.summary("secret", size: 100)) == nil, "listings show the stored size")
+            #expect(cache.storedSize(of: "secret", etag: "e1") == 1_230)
+            #expect(cache.storedSize(of: "secret", etag: "e2") == nil)
+        }
+        let cache = try Self.open(path)
+        let hit = try #require(cache.info(matching: Self.summary("secret", size: 1_230)))
+        #expect(hit.size == 100)
+        #expect(hit.storedSize == 1_230)
+        cache.remember(Self.info("plain", size: 7))
+        #expect(cache.info(matching: Self.summary("plain", size: 7))?.storedSize == nil)
+    }
+
+    @Test func aDatabaseOfTheFirstFormatIsUpgradedInPlace() async throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/metadata.sqlite"
+        // The first format, as the previous Coffer wrote it: no visible_size column.
+        let script = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.executescript(\"\"\"
+              CREATE TABLE objects (key TEXT PRIMARY KEY NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
+                last_modified INTEGER, written_after INTEGER, written_before INTEGER, content_type TEXT,
+                metadata TEXT NOT NULL, used INTEGER NOT NULL);
+              CREATE INDEX objects_by_use ON objects(used);
+              CREATE TABLE mount (identity TEXT NOT NULL);
+              INSERT INTO mount VALUES ('s3://bucket/');
+              INSERT INTO objects VALUES ('a', 'e1', 10, 1700000000, NULL, NULL, 'text/plain',
+                '{"mode": "33188", "uid": "33"}', 1);
+              PRAGMA user_version = 1;
+            \"\"\")
+            c.commit()
+            """
+        try await Shell.check("python3 -c \(Shell.quote(script)) \(Shell.quote(path))")
+        let cache = try Self.open(path)
+        #expect(cache.count == 1)
+        let hit = try #require(cache.info(matching: Self.summary("a")))
+        #expect(hit.size == 10 && hit.storedSize == nil)
+        #expect(hit.metadata["uid"] == "33")
+        var encrypted = Self.info("b", size: 5)
+        encrypted.storedSize = 500
+        cache.remember(encrypted)
+        #expect(cache.info(matching: Self.summary("b", size: 500))?.size == 5)
+    }
+
     @Test func anotherMountsRowsAreDropped() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

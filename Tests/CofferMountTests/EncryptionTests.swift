@@ -36,10 +36,12 @@ final class EncryptionServer: Sendable {
     }
 
     /// Mounts `prefix` with the local key (or `arguments` instead) and encryption options.
-    func mount(_ prefix: String, arguments: [String]? = nil, extra: [String] = []) async throws -> MountedCoffer {
+    func mount(_ prefix: String, arguments: [String]? = nil, extra: [String] = [],
+               cacheDirectory: String? = nil) async throws -> MountedCoffer {
         try await MountedCoffer.start(endpoint: moto.endpoint, bucket: Self.bucket, credentials: Self.credentials,
                                       prefix: prefix,
-                                      extraArguments: (arguments ?? ["--encryption-key-file", keyFile]) + extra)
+                                      extraArguments: (arguments ?? ["--encryption-key-file", keyFile]) + extra,
+                                      cacheDirectory: cacheDirectory)
     }
 
     /// Runs `esdk_tool.py` (the AWS Encryption SDK for Python) with `arguments`.
@@ -243,6 +245,41 @@ struct EncryptionTests {
             try await server.esdk("decrypt --key-file \(server.keyFile) --in \(local)/new.esdk --out \(local)/new")
             #expect(try String(contentsOfFile: "\(local)/new", encoding: .utf8) == "new\n", "new files are encrypted")
         }
+    }
+
+    @Test("ls -l after a remount with the same cache directory: no HEAD, plaintext sizes; no file bytes in its database")
+    func metadataCacheAcrossRemounts() async throws {
+        let server = try await EncryptionServer.shared()
+        let prefix = uniquePrefix("enc-mc")
+        let cache = try ProjectPaths.temporaryDirectory("coffer-enc-mc-cache")
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let marker = "coffer-plaintext-marker-\(prefix)"
+        try await using(try await server.mount(prefix, cacheDirectory: cache)) { mount in
+            try await Shell.check("""
+                for i in $(seq 1 40); do (echo \(marker); head -c $((i * 1000)) /dev/zero) > \(mount.path("f"))$i; done \
+                && chmod 600 \(mount.path("f1")) && mv \(mount.path("f2")) \(mount.path("g2"))
+                """)
+        }
+        try await using(try await server.mount(prefix, cacheDirectory: cache)) { mount in
+            server.moto.resetLog()
+            let listing = try await Shell.check("ls -ln \(mount.path(""))")
+            let heads = server.moto.requests().filter { $0.method == "HEAD" && $0.path.contains(prefix) }
+            #expect(heads.isEmpty, "\(heads.prefix(5))")
+            let sizes = Dictionary(uniqueKeysWithValues: listing.split(separator: "\n").compactMap { line -> (String, String)? in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                return fields.count >= 9 ? (String(fields[8]), String(fields[4])) : nil
+            })
+            let line = "\(marker)\n".utf8.count
+            #expect(sizes["f40"] == String(40_000 + line), "\(listing.prefix(400))")
+            #expect(sizes["g2"] == String(2_000 + line))
+            #expect(listing.split(separator: "\n").first { $0.hasSuffix(" f1") }?.hasPrefix("-rw------- ") == true)
+            let first = try await Shell.check("head -1 \(mount.path("f7"))")
+            #expect(first.trimmingCharacters(in: .whitespacesAndNewlines) == marker)
+        }
+        // The database and everything else in the cache directory: metadata only, no plaintext.
+        let found = try await Shell.run("grep -rl \(Shell.quote(marker)) \(Shell.quote(cache))")
+        #expect(found.status == 1, "plaintext in the cache directory: \(found.stdout)")
+        #expect(FileManager.default.fileExists(atPath: cache + "/metadata.sqlite"))
     }
 
     @Test("rename copies the message unchanged; chmod keeps the hints; another key cannot read")

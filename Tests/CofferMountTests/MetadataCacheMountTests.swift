@@ -88,4 +88,33 @@ struct MetadataCacheMountTests {
             try await Shell.check("diff -r \(Shell.quote(source)) \(mount.path(""))", timeout: 60)
         }
     }
+
+    @Test("ls -U | head -1 of 20,000 entries returns after at most 2 LIST pages of the directory")
+    func theFirstEntriesOfAHugeDirectoryCostOneListPage() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("mc-huge")
+        try await moto.server.seed(bucket: moto.bucket, prefix: prefix + "big/e", count: 20_000)
+        // LIST pages of the directory itself (not the lookup of its name in the root).
+        func listPages() -> Int {
+            moto.server.requests().filter {
+                $0.method == "GET" && $0.query.contains("list-type") && $0.query.contains("big%2F&")
+            }.count
+        }
+        try await using(try await MountedCoffer.start(moto: moto, prefix: prefix)) { mount in
+            _ = try await Shell.check("stat \(mount.path("big"))")
+            moto.server.resetLog()
+            // Unsorted, one per line: ls prints as it reads, and dies of SIGPIPE once head has its line (the
+            // test process ignores SIGPIPE, which its children would inherit).
+            let first = try await Shell.check("env --default-signal=PIPE ls -U \(mount.path("big")) | head -1")
+            #expect(first.hasPrefix("e"), "\(first)")
+            #expect(listPages() <= 2, "\(moto.server.requests().filter { $0.method == "GET" }.prefix(5))")
+            #expect(listPages() >= 1)
+            // Python's scandir: the first entry of a fresh handle, then the handle closed.
+            moto.server.resetLog()
+            let name = try await Shell.check("python3 -c 'import os,sys; print(next(os.scandir(sys.argv[1])).name)' "
+                                             + mount.path("big"))
+            #expect(name.hasPrefix("e"))
+            #expect(listPages() == 1)
+        }
+    }
 }

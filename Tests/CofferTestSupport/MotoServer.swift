@@ -25,7 +25,7 @@ public final class MotoServer: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let faults = log + ".faults"
         var arguments = ["python3", ProjectPaths.script("s3server.py"), "-p", "{port}", "--log", log, "--watch-parent",
-                         "--fault-file", faults]
+                         "--fault-file", faults, "--seeding"]
         if let authActions { arguments += ["--auth-actions", "\(authActions)"] }
         if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
         do {
@@ -62,6 +62,16 @@ public final class MotoServer: @unchecked Sendable {
     /// any answer (the client sees an empty reply or a TCP reset, as when a load balancer or NAT drops it).
     public func injectResets(matching: String) throws {
         try "reset \(matching)\n".write(toFile: faultFilePath, atomically: true, encoding: .utf8)
+    }
+
+    /// Stores `count` one-byte objects `prefix00000000`, `prefix00000001`… in `bucket` straight into the server's
+    /// backend (`s3server.py --seeding`): seconds for tens of thousands of objects that PUTs would take minutes for.
+    public func seed(bucket: String, prefix: String, count: Int) async throws {
+        let request = try JSONSerialization.data(withJSONObject: ["bucket": bucket, "prefix": prefix, "count": count,
+                                                                  "body": "x"])
+        let body = String(decoding: request, as: UTF8.self)
+        try await Shell.check("curl -sSf -X POST --data-binary \(Shell.quote(body)) \(endpoint)/_coffer/seed",
+                              timeout: 120)
     }
 
     /// Serves every request again.

@@ -49,7 +49,7 @@ struct JournalTests {
         #expect(reused == inode)
         #expect(journal.load(mount: "m").records.map(\.key) == ["b"], "the old record's bytes are gone")
         // A spare taken but never written (a kill in between) is no record and no damage.
-        FileManager.default.createFile(atPath: journal.path(of: "empty"), contents: nil)
+        _ = FileManager.default.createFile(atPath: journal.path(of: "empty"), contents: nil)
         let contents = journal.load(mount: "m")
         #expect(contents.unreadable.isEmpty && contents.records.count == 1)
         #expect(!FileManager.default.fileExists(atPath: journal.path(of: "empty")))

@@ -3,7 +3,7 @@
 
 For every mode (lat0: no added latency; lat10: every S3 request costs 10 ms more) it measures the ceiling (boto3
 straight to the server), then for every filesystem starts a fresh server with a fresh bucket and runs the
-workloads. Each workload mounts (fresh, empty cache directory), runs one command, waits until the S3 request log has
+workloads. Each workload mounts (fresh, empty cache directory; the -warm ones keep the one of the mount before), runs one command, waits until the S3 request log has
 been quiet for the filesystem's settle time, and unmounts; read workloads remount so they start cold. A row per
 (filesystem, mode, workload) goes to results.jsonl: app-visible and durable seconds per repetition, the rate, S3
 requests by type (median over repetitions), the FUSE process's peak RSS and CPU, and checks of the result.
@@ -14,8 +14,10 @@ Workloads (ids used everywhere, including the ceiling):
   randread     fio, 4 KiB random reads at queue depth 1 (psync), 8 MiB in all, on that file, cold
   create       one process creates CREATES files of 4 KiB (open, write, close) in a new directory
   ls           `ls -l` of a directory of LS_ENTRIES objects uploaded with boto3 (no metadata, no directory marker)
+  ls-warm      the same `ls -l` after a remount that keeps the cache directory of an earlier `ls -l`
   rsync        `rsync -a` of a tree of small files plus a few 4 MiB ones into the mount
   rsync-again  the same rsync after a remount, nothing changed (expect 0 files transferred)
+  rsync-warm   rsync-again after a remount that keeps the cache directory of the first rsync's mount
   mv-file      mv of a MV_FILE_MIB file made through the mount, on a fresh mount
   mv-dir       mv of a directory of MV_DIR_FILES files of 4 KiB made through the mount, on a fresh mount
 Peak RSS of the FUSE process comes from /usr/bin/time -v around each mount command.
@@ -50,8 +52,9 @@ from systems import ORDER, SYSTEMS  # noqa: E402
 MiB = 1 << 20
 KEY, SECRET = "bench", "bench"
 CLK = os.sysconf("SC_CLK_TCK")
-LAT0_WORKLOADS = ["write", "read", "randread", "create", "ls", "rsync", "rsync-again", "mv-file", "mv-dir"]
-LAT_WORKLOADS = ["create", "ls", "rsync", "rsync-again"]
+LAT0_WORKLOADS = ["write", "read", "randread", "create", "ls", "ls-warm", "rsync", "rsync-again", "rsync-warm",
+                  "mv-file", "mv-dir"]
+LAT_WORKLOADS = ["create", "ls", "ls-warm", "rsync", "rsync-again", "rsync-warm"]
 
 PROFILES = {
     # About 50 minutes on 2 cores. 512 MiB, not 1 GiB: moto takes 15-25 s per 1 GiB write (its
@@ -179,14 +182,16 @@ def emergency_cleanup():
 
 # ------------------------------------------------------------------------------------------------ filesystem ---
 class Mount:
-    """One mount of one filesystem: fresh cache dir, foreground process under /usr/bin/time -v, unmount on exit."""
+    """One mount of one filesystem: fresh cache dir (or `warm_cache`, kept as it is and left behind), foreground
+    process under /usr/bin/time -v, unmount on exit."""
 
-    def __init__(self, bench, name):
+    def __init__(self, bench, name, warm_cache=None):
         self.b = bench
         self.name = name
         self.seq = bench.next_seq()
         self.mnt = os.path.join(bench.rundir, "mnt", name)
-        self.cachedir = os.path.join(bench.rundir, "cache", f"{name}-{self.seq}")
+        self.warm = warm_cache is not None
+        self.cachedir = warm_cache or os.path.join(bench.rundir, "cache", f"{name}-{self.seq}")
         self.rssfile = os.path.join(bench.rundir, "rss", f"{name}-{self.seq}.txt")
         self.pid = None
         self.peak_rss_mib = None
@@ -196,8 +201,9 @@ class Mount:
         os.makedirs(self.mnt, exist_ok=True)
         if is_mounted(self.mnt):
             subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
-        shutil.rmtree(self.cachedir, ignore_errors=True)
-        os.makedirs(self.cachedir)
+        if not self.warm:
+            shutil.rmtree(self.cachedir, ignore_errors=True)
+        os.makedirs(self.cachedir, exist_ok=True)
         os.makedirs(os.path.dirname(self.rssfile), exist_ok=True)
         if SYSTEMS[self.name].get("encrypted") and not os.path.exists(self.b.keyfile):
             subprocess.run([self.b.coffer, "keygen", self.b.keyfile], check=True, capture_output=True)
@@ -258,7 +264,8 @@ class Mount:
             self.peak_rss_mib = int(m.group(1)) / 1024 if m else None
         except OSError:
             pass
-        shutil.rmtree(self.cachedir, ignore_errors=True)
+        if not self.warm:
+            shutil.rmtree(self.cachedir, ignore_errors=True)
         MOUNTS.discard(self.mnt)
         self.b.mount_done(self)
 
@@ -318,8 +325,14 @@ class Bench:
     def mount_done(self, m):
         self.mounts_in_workload.append(m)
 
-    def mount(self, name):
-        return Mount(self, name)
+    def mount(self, name, warm_cache=None):
+        return Mount(self, name, warm_cache)
+
+    def warm_cache(self, name, workload):
+        """A cache directory kept across the mounts of one workload (the -warm rows), emptied first."""
+        path = os.path.join(self.rundir, "cache", f"{name}-{workload}-warm")
+        shutil.rmtree(path, ignore_errors=True)
+        return path
 
     def emit(self, row):
         row.setdefault("mode", self.mode)
@@ -515,25 +528,41 @@ def wl_create(b, name):
     b.row(name, "create", [r], made or n, "files/s", checks)
 
 
-def wl_ls(b, name):
+def wl_ls(b, name, workloads):
     b.clean()
     n = b.p["ls_entries"]
     s3 = b.s3()
     body = os.urandom(4096)
     with cf.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: s3.put_object(Bucket=b.bucket, Key=f"lsdir/obj{i:05d}", Body=body), range(n)))
-    runs, lines = [], []
-    for _ in range(b.p["reps_ls"]):
-        with b.mount(name) as m:
-            r = b.measure(name, f"ls -l {m.mnt}/lsdir | wc -l")
-            lines.append(r["stdout"].strip())
-            if lines[-1] != str(n + 1):
-                r["rc"] = r["rc"] if r["rc"] else 99  # a listing that misses entries does not count
-            runs.append(r)
-    b.row(name, "ls", runs, n, "entries/s", {"ls_lines": lines, "expected": n + 1})
+    def ls(m, runs, lines):
+        r = b.measure(name, f"ls -l {m.mnt}/lsdir | wc -l")
+        lines.append(r["stdout"].strip())
+        if lines[-1] != str(n + 1):
+            r["rc"] = r["rc"] if r["rc"] else 99  # a listing that misses entries does not count
+        runs.append(r)
+
+    if "ls" in workloads:
+        runs, lines = [], []
+        for _ in range(b.p["reps_ls"]):
+            with b.mount(name) as m:
+                ls(m, runs, lines)
+        b.row(name, "ls", runs, n, "entries/s", {"ls_lines": lines, "expected": n + 1})
+    if "ls-warm" in workloads:
+        # One cold ls -l fills the cache directory; each measured one runs on a fresh mount that keeps it.
+        warm = b.warm_cache(name, "ls")
+        with b.mount(name, warm) as m:
+            ls(m, [], [])
+        b.mounts_in_workload = []
+        runs, lines = [], []
+        for _ in range(b.p["reps_ls"]):
+            with b.mount(name, warm) as m:
+                ls(m, runs, lines)
+        b.row(name, "ls-warm", runs, n, "entries/s", {"ls_lines": lines, "expected": n + 1})
+        shutil.rmtree(warm, ignore_errors=True)
 
 
-def wl_rsync(b, name, again=True):
+def wl_rsync(b, name, workloads):
     b.clean()
     tree = b.data["tree"]
     files = b.data["tree_count"]
@@ -542,18 +571,24 @@ def wl_rsync(b, name, again=True):
         found = re.search(r"Number of regular files transferred: ([\d,]+)", r["stdout"])
         return int(found.group(1).replace(",", "")) if found else None
 
-    with b.mount(name) as m:
+    # The first rsync's cache directory is kept for rsync-warm (it changes nothing about the first rsync).
+    warm = b.warm_cache(name, "rsync")
+    with b.mount(name, warm) as m:
         r1 = b.measure(name, f"rsync -a --stats {tree}/ {m.mnt}/rsync/")
     b.row(name, "rsync", [r1], files, "files/s",
           {"files_transferred": transferred(r1), "objects_in_s3": b.count("rsync/"), "files": files,
            "tree_mib": round(b.data["tree_mib"], 1)})
-    if again:
-        with b.mount(name) as m:
+    for workload, cache in (("rsync-again", None), ("rsync-warm", warm)):
+        if workload not in workloads:
+            continue
+        b.mounts_in_workload = []
+        with b.mount(name, cache) as m:
             r2 = b.measure(name, f"rsync -a --stats {tree}/ {m.mnt}/rsync/")
         checks = {"files_transferred": transferred(r2)}
         if r1["timed_out"]:
             checks["note"] = "the first rsync timed out, so this one finished its work: not a no-change run"
-        b.row(name, "rsync-again", [r2], files, "files/s", checks)
+        b.row(name, workload, [r2], files, "files/s", checks)
+    shutil.rmtree(warm, ignore_errors=True)
 
 
 def wl_mv(b, name, which):
@@ -589,13 +624,14 @@ def run_filesystem(b, name, workloads):
         b.s3().create_bucket(Bucket=b.bucket)
         if any(w in workloads for w in ("read", "randread")) and "write" not in workloads:
             b.s3().upload_file(b.data["big"], b.bucket, "big.bin")
-        steps = [("write", wl_write), ("read", wl_read), ("randread", wl_randread), ("create", wl_create),
-                 ("ls", wl_ls)]
+        steps = [("write", wl_write), ("read", wl_read), ("randread", wl_randread), ("create", wl_create)]
         for wl, fn in steps:
             if wl in workloads:
                 guarded(b, name, wl, lambda: fn(b, name))
+        if "ls" in workloads or "ls-warm" in workloads:
+            guarded(b, name, "ls", lambda: wl_ls(b, name, workloads))
         if "rsync" in workloads:
-            guarded(b, name, "rsync", lambda: wl_rsync(b, name, "rsync-again" in workloads))
+            guarded(b, name, "rsync", lambda: wl_rsync(b, name, workloads))
         mv = [w for w in ("mv-file", "mv-dir") if w in workloads]
         if mv:
             guarded(b, name, "+".join(mv), lambda: wl_mv(b, name, mv))

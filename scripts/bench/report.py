@@ -15,13 +15,16 @@ WORKLOADS = {
     "randread": ("rate", "random 4 KiB reads, QD1 (fio psync, 8 MiB in 2048 reads, cold)"),
     "create": ("rate", "create {creates} files of 4 KiB (one process)"),
     "ls": ("time", "`ls -l` of {ls_entries} objects uploaded with boto3, cold"),
+    "ls-warm": ("time", "the same `ls -l` after a remount keeping the cache directory of an earlier one"),
     "rsync": ("rate", "`rsync -a` of {tree_files} files, {tree_mib} MiB"),
     "rsync-again": ("time", "the same `rsync -a` again after a remount (nothing changed)"),
+    "rsync-warm": ("time", "`rsync -a` again after a remount keeping the first rsync's cache directory"),
     "mv-file": ("time", "`mv` of a {mv_file_mib} MiB file"),
     "mv-dir": ("time", "`mv` of a directory of {mv_dir_files} files"),
 }
 SHORT = {"write": "write", "read": "read", "randread": "random read", "create": "create", "ls": "ls -l",
-         "rsync": "rsync", "rsync-again": "rsync again", "mv-file": "mv file", "mv-dir": "mv dir"}
+         "ls-warm": "ls -l, warm remount", "rsync": "rsync", "rsync-again": "rsync again",
+         "rsync-warm": "rsync again, warm remount", "mv-file": "mv file", "mv-dir": "mv dir"}
 
 
 def load(rundir):
@@ -66,13 +69,13 @@ def problems(r):
         out.append(f"{c.get('files_created')} files created, {c.get('objects_in_s3')} objects in S3")
     if wl == "create" and c.get("note"):
         out.append(c["note"])
-    if wl == "ls" and any(x != str(c.get("expected")) for x in c.get("ls_lines", [])):
+    if wl in ("ls", "ls-warm") and any(x != str(c.get("expected")) for x in c.get("ls_lines", [])):
         out.append(f"ls printed {c.get('ls_lines')} lines, expected {c.get('expected')}")
     if wl == "rsync" and c.get("objects_in_s3") is not None and c.get("objects_in_s3") < c.get("files", 0):
         out.append(f"{c['objects_in_s3']} of {c['files']} objects in S3")
-    if wl == "rsync-again" and c.get("files_transferred"):
+    if wl in ("rsync-again", "rsync-warm") and c.get("files_transferred"):
         out.append(f"re-sent {c['files_transferred']} files")
-    if wl == "rsync-again" and c.get("note"):
+    if wl in ("rsync-again", "rsync-warm") and c.get("note"):
         out.append(c["note"])
     if wl == "mv-dir" and (c.get("objects_at_new_name") != c.get("files") or c.get("left_at_old_name")):
         out.append(f"{c.get('objects_at_new_name')} objects at the new name, {c.get('left_at_old_name')} left")
@@ -381,7 +384,8 @@ def per_item(run, mode, r):
         return "–"
     s = run.settings(mode)
     items = {"write": s.get("big_mib"), "read": s.get("big_mib"), "randread": 2048, "create": r.get("amount"),
-             "ls": s.get("ls_entries"), "rsync": s.get("tree_files"), "rsync-again": s.get("tree_files"),
+             "ls": s.get("ls_entries"), "ls-warm": s.get("ls_entries"), "rsync": s.get("tree_files"),
+             "rsync-again": s.get("tree_files"), "rsync-warm": s.get("tree_files"),
              "mv-file": 1, "mv-dir": s.get("mv_dir_files")}.get(r["workload"])
     return fmt(r["req"]["TOTAL"] / items, 2 if r["req"]["TOTAL"] / items < 10 else 1) if items else "–"
 

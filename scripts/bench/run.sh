@@ -10,7 +10,7 @@
 #   scripts/bench/run.sh [bench.py options]                                 the same without make
 #
 # bench.py options: --systems coffer,s3fs-default,s3fs-tuned,rclone-off,rclone-full  --modes lat0,lat10
-#   --workloads write,read,randread,create,ls,rsync,rsync-again,mv-file,mv-dir  --lat-workloads ...
+#   --workloads write,read,randread,create,ls,ls-warm,rsync,rsync-again,rsync-warm,mv-file,mv-dir  --lat-workloads ...
 #   --delay-ms 10  --big-mib N  --no-ceiling  --doc PATH  --work DIR (default /var/tmp/coffer-bench, or BENCH_WORK)
 # A run with other options than the full defaults writes docs/benchmarks.md only if given --doc.
 set -euo pipefail
