@@ -42,9 +42,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Read side: a block cache of object ranges fetched with ranged GETs.
-        .target(name: "CofferCache", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "CofferChecksum"),
+        .target(name: "CofferCache", dependencies: ["CofferObjectStore", "CofferChecksum",
+                                                    .product(name: "Logging", package: "swift-log")]),
         // Write side: files staged on local disk and their upload (single PUT or parallel multipart).
-        .target(name: "CofferWriteBack", dependencies: ["CofferObjectStore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "CofferWriteBack", dependencies: ["CofferObjectStore", "CofferChecksum",
+                                                        .product(name: "Logging", package: "swift-log")]),
         // Metadata that outlives a mount: S3's answers about objects in a SQLite database, valid while unchanged.
         .target(name: "CofferMetadata", dependencies: [
             "CSQLite", "CofferObjectStore", .product(name: "Logging", package: "swift-log"),
@@ -82,7 +85,8 @@ let package = Package(
         .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"],
                     exclude: ["Resources"]),
         .testTarget(name: "CofferCacheTests", dependencies: ["CofferCache", "CofferObjectStore", "CofferTestSupport"]),
-        .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferObjectStore", "CofferTestSupport"]),
+        .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferChecksum", "CofferObjectStore",
+                                                                 "CofferTestSupport"]),
         .testTarget(name: "CofferMetadataTests", dependencies: ["CofferMetadata", "CofferObjectStore", "CofferTestSupport"]),
         .testTarget(name: "CofferFSTests", dependencies: [
             "CofferFS", "CofferObjectStore", "CofferEncryption", "CofferCrypto", "CofferTestSupport",

@@ -38,14 +38,19 @@ public final class BlockCache: Sendable {
     private let store: any ObjectStore
     private let logger: Logger
     private let state: Mutex<CacheState>
+    /// Blocks kept on disk too, when a disk cache was given.
+    private let disk: DiskBlockStore?
 
     /// A cache of the objects of `store`.
     /// - Parameters:
     ///   - blockSize: the unit of fetching and caching, in bytes (> 0).
     ///   - capacity: the most bytes of blocks kept in memory.
     ///   - maxReadAhead: the largest read-ahead window for sequential reads, in bytes; 0 disables read-ahead.
-    public init(store: any ObjectStore, blockSize: Int = 1 << 20, capacity: Int = 256 << 20,
-                maxReadAhead: Int = 8 << 20, logger: Logger = Logger(label: "coffer.cache")) {
+    ///   - diskDirectory: where blocks are kept on disk too (`DiskBlockStore`), up to `diskCapacity` bytes; nil
+    ///     for none. Never with plaintext of encrypted files.
+    public init(store: any ObjectStore, blockSize: Int = 64 << 10, capacity: Int = 256 << 20,
+                maxReadAhead: Int = 8 << 20, diskDirectory: String? = nil, diskCapacity: Int = 0,
+                logger: Logger = Logger(label: "coffer.cache")) {
         precondition(blockSize > 0, "the block size must be positive")
         precondition(capacity >= 0 && maxReadAhead >= 0, "the capacity and read-ahead must not be negative")
         self.store = store
@@ -56,6 +61,9 @@ public final class BlockCache: Sendable {
         self.logger = logger
         self.state = Mutex(CacheState(readAhead: ReadAheadTracker(blockSize: UInt64(blockSize),
                                                                   maxWindowBlocks: UInt64(windowBlocks))))
+        self.disk = diskDirectory.flatMap { directory in
+            diskCapacity > 0 ? DiskBlockStore.open(directory: directory, capacity: diskCapacity, logger: logger) : nil
+        }
     }
 
     /// Up to `count` bytes at `offset` of object `key` whose ETag is `etag` and size `size` (fewer only at the end;
@@ -84,6 +92,8 @@ public final class BlockCache: Sendable {
                 block = cached[...]
             case .fetching(let fetch):
                 block = try await fetch.task.value.get()[Int(index - fetch.firstBlock)][...]
+            case .onDisk(let key):
+                block = try await readFromDisk(key, size: size)[...]
             }
             let blockStart = index * blockSize
             guard UInt64(block.count) == min(blockSize, size - blockStart) else {
@@ -98,14 +108,21 @@ public final class BlockCache: Sendable {
         return bytes
     }
 
-    /// Forgets every block of `key` (after the object was rewritten or deleted), and its read-ahead state. GETs in
-    /// flight for it still answer the reads waiting for them, but their bytes are not cached.
+    /// Forgets every block of `key` (after the object was rewritten or deleted), in memory and on disk, and its
+    /// read-ahead state. GETs in flight for it still answer the reads waiting for them, but their bytes are not
+    /// cached.
     public func invalidate(key: String) {
         state.withLock { state in
             state.blocks.removeBlocks(of: key)
             state.abandonFetches(of: key)
             state.readAhead.forget(key: key)
         }
+        disk?.removeBlocks(of: key)
+    }
+
+    /// Waits until the blocks queued for the disk cache are written (tests, and before unmount).
+    public func flushDiskCache() {
+        disk?.flush()
     }
 
     /// Forgets every block.
@@ -122,8 +139,34 @@ public final class BlockCache: Sendable {
             var statistics = state.statistics
             statistics.cachedBlocks = state.blocks.count
             statistics.cachedBytes = state.blocks.totalBytes
+            if let disk = self.disk?.statistics {
+                statistics.diskBlocks = disk.blocks
+                statistics.diskBytes = disk.bytes
+                statistics.diskHits = disk.hits
+                statistics.corruptDiskBlocks = disk.corrupt
+                statistics.diskWrites = disk.writes
+            }
             return statistics
         }
+    }
+
+    /// A block the disk cache holds: read, verified and kept in memory; when it does not verify (or vanished),
+    /// fetched from S3 like any missing block.
+    private func readFromDisk(_ block: BlockKey, size: UInt64) async throws(ObjectStoreError) -> [UInt8] {
+        if let bytes = disk?.read(block) {
+            state.withLock { state in
+                if !state.blocks.contains(block) {
+                    state.blocks.insert(bytes, for: block)
+                    state.statistics.evictions += state.blocks.evict(downTo: capacity)
+                }
+            }
+            return bytes
+        }
+        let fetch: CacheState.Fetch = state.withLock { state in
+            if let running = state.inFlight[block] { return running }
+            return startFetch(&state, key: block.key, etag: block.etag, size: size, blocks: block.index..<(block.index + 1))
+        }
+        return try await fetch.task.value.get()[Int(block.index - fetch.firstBlock)]
     }
 
     // MARK: - Planning and fetching
@@ -132,6 +175,7 @@ public final class BlockCache: Sendable {
     private enum Source: Sendable {
         case cached([UInt8])
         case fetching(CacheState.Fetch)
+        case onDisk(BlockKey)
     }
 
     /// For each block of `offset..<end`, the cached bytes or the fetch that brings them; starts the fetches of the
@@ -154,6 +198,9 @@ public final class BlockCache: Sendable {
                     state.statistics.misses += 1
                     state.statistics.sharedFetches += 1
                     sources.append(.fetching(fetch))
+                } else if let disk, disk.contains(block) {
+                    state.statistics.misses += 1
+                    sources.append(.onDisk(block))
                 } else {
                     state.statistics.misses += 1
                     sources.append(nil)
@@ -162,7 +209,7 @@ public final class BlockCache: Sendable {
             }
             for index in ahead {
                 let block = BlockKey(key: key, etag: etag, index: index)
-                if !state.blocks.contains(block), state.inFlight[block] == nil {
+                if !state.blocks.contains(block), state.inFlight[block] == nil, !(disk?.contains(block) ?? false) {
                     state.statistics.readAheadBlocks += 1
                     missing.append(index)
                 }
@@ -243,12 +290,14 @@ public final class BlockCache: Sendable {
                 guard state.inFlight[block]?.id == id else { continue }
                 state.inFlight[block] = nil
                 state.blocks.insert(bytes, for: block)
+                disk?.write(block, bytes)
                 stored = true
             }
             if stored {
                 // This version exists: blocks of older versions will not be read again.
                 state.blocks.removeBlocks(of: key) { $0.etag != etag }
                 state.statistics.evictions += state.blocks.evict(downTo: capacity)
+                disk?.removeBlocks(of: key) { $0.etag != etag }
             }
         case .failure(let error):
             state.statistics.failedRequests += 1
@@ -260,6 +309,7 @@ public final class BlockCache: Sendable {
             case .preconditionFailed, .notFound:
                 // The caller's version is gone: none of its blocks will be read again.
                 state.blocks.removeBlocks(of: key) { $0.etag == etag }
+                disk?.removeBlocks(of: key) { $0.etag == etag }
             default:
                 break
             }

@@ -23,6 +23,16 @@ public struct CacheStatistics: Sendable, Equatable, CustomStringConvertible {
     public var cachedBlocks: Int
     /// Bytes in the cache now (never more than the capacity once a fetch has been stored).
     public var cachedBytes: Int
+    /// Blocks in the disk cache now (0 without one).
+    public var diskBlocks = 0
+    /// Bytes of the disk cache's files now.
+    public var diskBytes = 0
+    /// Blocks read from the disk cache instead of S3.
+    public var diskHits = 0
+    /// Blocks of the disk cache that did not verify (deleted and fetched again).
+    public var corruptDiskBlocks = 0
+    /// Blocks written to the disk cache.
+    public var diskWrites = 0
 
     /// Counters from their values (all zero by default).
     public init(hits: Int = 0, misses: Int = 0, sharedFetches: Int = 0, readAheadBlocks: Int = 0, getRequests: Int = 0,
@@ -43,6 +53,7 @@ public struct CacheStatistics: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "hits \(hits), misses \(misses) (shared \(sharedFetches)), read-ahead \(readAheadBlocks) blocks, "
             + "\(getRequests) GETs (\(failedRequests) failed), \(bytesFetched) bytes fetched, "
-            + "\(evictions) evictions, \(cachedBlocks) blocks / \(cachedBytes) bytes cached"
+            + "\(evictions) evictions, \(cachedBlocks) blocks / \(cachedBytes) bytes cached; disk: \(diskHits) hits, "
+            + "\(diskBlocks) blocks / \(diskBytes) bytes, \(diskWrites) written, \(corruptDiskBlocks) corrupt"
     }
 }

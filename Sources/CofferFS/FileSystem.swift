@@ -71,7 +71,14 @@ public final class FileSystem: Sendable {
         self.store = contents
         self.options = options
         self.logger = logger
-        self.cache = BlockCache(store: contents, capacity: options.readCacheCapacity, logger: logger)
+        if encryption != nil && options.dataCacheCapacity > 0 {
+            logger.warning("no disk cache with encryption: cached blocks would be plaintext on disk; reads not in memory go to S3")
+        }
+        let cacheDirectory = options.cacheDirectory.hasSuffix("/") ? String(options.cacheDirectory.dropLast())
+            : options.cacheDirectory
+        self.cache = BlockCache(store: contents, capacity: options.readCacheCapacity,
+                                diskDirectory: encryption == nil ? cacheDirectory + "/blocks" : nil,
+                                diskCapacity: options.dataCacheCapacity, logger: logger)
         self.metadataRequests = RequestBudget(limit: options.metadataRequestBudget)
         self.stagingPool = StagingFilePool(directory: options.cacheDirectory)
         self.uploader = Uploader(store: store, multipartThreshold: options.multipartThreshold, partSize: options.partSize,

@@ -56,6 +56,10 @@ public struct FileSystemOptions: Sendable {
     public var listedNameLimit: Int
     /// HEAD requests for metadata (readdirplus, lookups of listed names) in flight at once, for the whole mount.
     public var metadataRequestBudget: Int
+    /// The most bytes of file contents kept on disk (`CACHE/blocks/`, `--data-cache-mib`) so that files read again
+    /// after their blocks left memory, or after a remount, are not downloaded again; 0 keeps none. Off with
+    /// encryption (the blocks are plaintext).
+    public var dataCacheCapacity: Int
 
     /// Options with the defaults of `coffer mount`, except `writeBackDelay` (0 here: upload at close) and
     /// `metadataCacheEntries` (0 here: no database).
@@ -67,7 +71,7 @@ public struct FileSystemOptions: Sendable {
                 maxPendingUploadBytes: UInt64 = 1 << 30, backgroundUploads: Int = 16,
                 conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost",
                 metadataCacheEntries: Int = 0, unreferencedInodeLimit: Int = 50_000,
-                listedNameLimit: Int = 250_000, metadataRequestBudget: Int = 32) {
+                listedNameLimit: Int = 250_000, metadataRequestBudget: Int = 32, dataCacheCapacity: Int = 0) {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.defaultUID = defaultUID
         self.defaultGID = defaultGID
@@ -92,6 +96,7 @@ public struct FileSystemOptions: Sendable {
         self.unreferencedInodeLimit = max(1, unreferencedInodeLimit)
         self.listedNameLimit = max(1, listedNameLimit)
         self.metadataRequestBudget = max(1, metadataRequestBudget)
+        self.dataCacheCapacity = max(0, dataCacheCapacity)
     }
 }
 

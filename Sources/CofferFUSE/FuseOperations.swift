@@ -174,6 +174,14 @@ extension FuseAdapter {
     ///   switch opens off for the life of the mount), HANDLE_KILLPRIV (the kernel clears setuid/setgid bits on
     ///   write and chown, not the core).
     /// - `max_read` and `max_write` equal `maxTransferSize` (the `max_read` mount option says the same, pitfall 9).
+    /// - `max_background` 64 and `congestion_threshold` 48 (the kernel's defaults are 12 and 9): the kernel's
+    ///   read-ahead requests of several files read at once, or of one file read by several processes, are not
+    ///   queued behind a dozen in flight; the core serves them from its own read-ahead in parallel.
+    /// Background requests (the kernel's read-ahead) in flight at once, and the count above which the kernel
+    /// treats the mount as congested.
+    static let maxBackground: UInt32 = 64
+    static let congestionThreshold: UInt32 = 48
+
     func negotiate(_ connection: inout fuse_conn_info) {
         let capable = connection.capable
         for flag in [FUSE_CAP_ASYNC_READ, FUSE_CAP_PARALLEL_DIROPS, FUSE_CAP_READDIRPLUS, FUSE_CAP_ATOMIC_O_TRUNC]
@@ -185,10 +193,12 @@ extension FuseAdapter {
         connection.want &= ~UInt32(unwanted)
         connection.max_write = maxTransferSize
         connection.max_read = maxTransferSize
+        connection.max_background = Self.maxBackground
+        connection.congestion_threshold = Self.congestionThreshold
         logger.info("FUSE session started", metadata: [
             "protocol": "\(connection.proto_major).\(connection.proto_minor)",
             "capable": "0x\(String(capable, radix: 16))", "want": "0x\(String(connection.want, radix: 16))",
-            "max_write": "\(connection.max_write)",
+            "max_write": "\(connection.max_write)", "max_background": "\(connection.max_background)",
         ])
     }
 }

@@ -1,3 +1,4 @@
+import CofferChecksum
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

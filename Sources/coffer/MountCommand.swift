@@ -27,7 +27,7 @@ struct MountCommand: AsyncParsableCommand {
             -o takes a comma-separated list, as in /etc/fstab (long options win):
               allow_other  ro  rw  uid=N|NAME  gid=N|NAME  umask=OCT
               file_mode=OCT  dir_mode=OCT  endpoint=URL  region=R  profile=P
-              path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N
+              path_style  cache_dir=DIR  metadata_ttl=SECONDS  no_overwrite  read_cache_mib=N  data_cache_mib=N
               write_back_delay=SECONDS  max_dirty_mib=N  on_conflict=keep-both|overwrite
               metadata_cache_entries=N  metadata_requests=N
               fsname=NAME  prefix=P/  log_file=PATH
@@ -89,6 +89,12 @@ struct MountCommand: AsyncParsableCommand {
         "Memory for cached file contents in MiB (default 256; at least 4). Bounds the mount's memory when reading; "
             + "read-ahead uses at most a quarter of it.", valueName: "MiB"))
     var readCacheSize: String?
+
+    @Option(name: .customLong("data-cache-mib"), help: ArgumentHelp(
+        "Disk space for file contents in the cache directory (CACHE/blocks), in MiB: files read again after they "
+            + "left memory, or after a remount, are not downloaded again (default 0: off; not with encryption).",
+        valueName: "MiB"))
+    var dataCacheMiB: String?
 
     @Option(name: .customLong("cache-dir"), help: ArgumentHelp(
         "Where writes are staged before upload (default /var/cache/coffer/BUCKET, or $XDG_CACHE_HOME/coffer/BUCKET "
@@ -282,7 +288,7 @@ struct MountCommand: AsyncParsableCommand {
             writeBackDelay: settings.writeBackDelay, maxPendingUploadBytes: UInt64(settings.maxDirtyMiB) << 20,
             conflictPolicy: settings.conflictPolicy, mountIdentity: "s3://\(settings.bucket)/\(settings.prefix)",
             hostName: ProcessInfo.processInfo.hostName, metadataCacheEntries: settings.metadataCacheEntries,
-            metadataRequestBudget: settings.metadataRequests)
+            metadataRequestBudget: settings.metadataRequests, dataCacheCapacity: settings.dataCacheMiB << 20)
         let encryption = try await EncryptionSetup.configuration(for: settings, client: client, logger: logger)
         let fileSystem = FileSystem(store: S3ObjectStore(client: client), options: options, encryption: encryption,
                                     logger: Logger(label: "coffer.fs"))
@@ -361,6 +367,9 @@ struct MountCommand: AsyncParsableCommand {
         if let metadataTTL { settings.metadataTTL = try MountSettings.seconds(metadataTTL, option: "--metadata-ttl") }
         if let readCacheSize {
             settings.readCacheMiB = try MountSettings.cacheSize(readCacheSize, option: "--read-cache-size")
+        }
+        if let dataCacheMiB {
+            settings.dataCacheMiB = try MountSettings.diskCacheSize(dataCacheMiB, option: "--data-cache-mib")
         }
         if let cacheDirectory { settings.cacheDirectory = cacheDirectory }
         if let logFile { settings.logFile = logFile }

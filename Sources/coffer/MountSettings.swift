@@ -17,6 +17,8 @@ struct MountSettings: Equatable {
     var metadataTTL: Double = 1
     /// The read cache's memory in MiB (`--read-cache-size`, `-o read_cache_mib=`).
     var readCacheMiB = 256
+    /// The disk cache of file contents in MiB (`--data-cache-mib`, `-o data_cache_mib=`); 0 is off.
+    var dataCacheMiB = 0
     var cacheDirectory: String?
     var readOnly = false
     var allowOther = false
@@ -124,6 +126,7 @@ struct MountSettings: Equatable {
         case "cache_dir": cacheDirectory = try required()
         case "metadata_ttl": metadataTTL = try Self.seconds(try required(), option: name)
         case "read_cache_mib": readCacheMiB = try Self.cacheSize(try required(), option: name)
+        case "data_cache_mib": dataCacheMiB = try Self.diskCacheSize(try required(), option: name)
         case "no_overwrite": noOverwrite = true
         case "write_back_delay": writeBackDelay = try Self.seconds(try required(), option: name)
         case "max_dirty_mib": maxDirtyMiB = try Self.dirtyLimit(try required(), option: name)
@@ -208,6 +211,14 @@ struct MountSettings: Equatable {
     /// The read cache size in MiB: a whole number of at least 4 (four 1 MiB blocks).
     static func cacheSize(_ text: String, option: String) throws(MountSettingsError) -> Int {
         guard let value = Int(text), value >= 4, value <= 1 << 20 else { throw .invalidCacheSize(option, text) }
+        return value
+    }
+
+    /// The disk cache's size in MiB: 0 (off) or at least 16, at most 16 TiB.
+    static func diskCacheSize(_ text: String, option: String) throws(MountSettingsError) -> Int {
+        guard let value = Int(text), value == 0 || (16...(16 << 20)).contains(value) else {
+            throw .invalidDiskCacheSize(option, text)
+        }
         return value
     }
 
@@ -333,6 +344,7 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
     case invalidEntryCount(String, String)
     case invalidLimit(String, String)
     case invalidRetryCount(String, String)
+    case invalidDiskCacheSize(String, String)
     case invalidRequestBudget(String, String)
     case invalidServerSideEncryption(String)
     case invalidStorageClass(String)
@@ -382,6 +394,8 @@ enum MountSettingsError: Error, Equatable, CustomStringConvertible {
             return "endpoint=\(text) is not a URL: write endpoint=https://host[:port] (for a region, use region=\(text))"
         case .invalidSource(let text):
             return "\(text) is not a bucket: write s3://BUCKET[/PREFIX] or BUCKET"
+        case .invalidDiskCacheSize(let name, let text):
+            return "\(name)=\(text) is not a disk cache size: give 0 (off) or a whole number of MiB from 16 up, such as 10240"
         case .invalidCacheSize(let name, let text):
             return "\(name)=\(text) is not a read cache size: give a whole number of MiB from 4 up, such as 64"
         case .invalidDirtyLimit(let name, let text):

@@ -1,3 +1,4 @@
+import CofferChecksum
 import CofferTestSupport
 import Foundation
 import Testing
@@ -18,6 +19,15 @@ struct JournalTests {
     @Test func crc32MatchesTheStandardCheckValue() {
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
         #expect(CRC32.checksum([]) == 0)
+        // Eight bytes at a time and byte by byte agree, for every length and split (zlib's value for 0..<1000).
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let whole = CRC32.checksum(bytes)
+        #expect(whole == 0x8902_161E, "zlib.crc32 of the same bytes")
+        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+            let first = bytes[..<split].withUnsafeBytes { CRC32.checksum($0) }
+            let both = bytes[split...].withUnsafeBytes { CRC32.checksum($0, continuing: first) }
+            #expect(both == whole, "split at \(split)")
+        }
     }
 
     @Test func everyRewriteIsReadBackAndStaysInOneInode() throws {
