@@ -2,27 +2,28 @@ import CofferObjectStore
 import Logging
 import Synchronization
 
-/// The read side of the filesystem: object bytes fetched with ranged GETs, in blocks, and kept in memory.
+/// The read side of the filesystem: object bytes fetched with ranged GETs, in blocks, kept in memory (and on disk
+/// when asked).
 ///
 /// - **Blocks.** An object is cut into blocks of `blockSize` bytes (the last one may be shorter), cached by
 ///   (key, ETag, index), so a new version of an object (a new ETag) never returns bytes of the old one. A read
-///   fetches only the blocks it touches that are not cached, each run of adjacent missing blocks in one ranged GET
-///   sent with `If-Match: <etag>`. A small random read costs one GET of one block.
-/// - **Block size.** 1 MiB by default, and the first fetch for a random read is a whole block too (not a smaller
-///   range): an S3 GET costs a round trip of 20–100 ms whatever its size, and the extra bytes of a 1 MiB range
-///   take a few ms more, which pay off as soon as a neighbouring byte is read (file headers, indexes, the
-///   kernel's own read-ahead). Fetching exactly the requested bytes would also leave partial blocks to track. For
-///   workloads of scattered tiny reads of huge objects, a smaller `blockSize` (e.g. 64–256 KiB) is the knob.
+///   fetches only the blocks it touches that are not cached, each run of adjacent missing blocks in ranged GETs of
+///   at most `maxGetSize` sent with `If-Match: <etag>`.
+/// - **Block size.** 64 KiB by default: what a random read fetches (a 4 KiB read of a database or an archive index
+///   downloads 64 KiB, not a megabyte). Sequential reads grow their fetches by read-ahead instead (below), so the
+///   small block costs them only the first few round trips.
 /// - **Sharing.** Concurrent reads of a block share one fetch: the first read starts a `Task` for the GET and
 ///   registers it for every block of the run; the others await that task. Awaiting never blocks a thread; the lock
 ///   only guards in-memory bookkeeping.
 /// - **Read-ahead.** Sequential reads of an object (see `ReadAheadTracker`) fetch ahead in batches whose size
-///   doubles from one block up to `maxReadAhead` (at most a quarter of the capacity), in the same GET as the
-///   blocks the read needs when those are missing too. A `cat` of a large file therefore makes few GETs of up to
-///   `maxReadAhead` bytes, keeping one to two windows ahead of the reader. Random reads fetch no read-ahead.
-/// - **Memory.** Cached blocks are evicted least recently used first so that they take at most `capacity` bytes.
-///   Bytes of GETs in flight (at most the reads in progress plus two read-ahead windows per stream) are not
-///   counted until stored.
+///   doubles from one block up to `maxReadAhead` (at most a quarter of the capacity), in the same GETs as the
+///   blocks the read needs when those are missing too, cut into GETs of `maxGetSize` that run in parallel. A
+///   `cat` of a large file therefore keeps one to two windows ahead of the reader with several GETs in flight.
+///   Random reads fetch no read-ahead.
+/// - **Disk.** With a disk directory, fetched blocks are also written there (`DiskBlockStore`) and read from it
+///   when they are not in memory, across remounts.
+/// - **Memory.** Cached blocks are evicted least recently used first so that, with the bytes of the GETs in flight
+///   (counted from the moment they are sent), they take at most `capacity` bytes.
 /// - **Errors** of the store are thrown to the reads that needed the failed GET and are never cached: the next
 ///   read sends a new GET. `.preconditionFailed` (the object changed since the caller's ETag) and `.notFound`
 ///   also drop the blocks cached for that ETag.
@@ -34,6 +35,8 @@ public final class BlockCache: Sendable {
     /// The largest read-ahead window in bytes actually used: `maxReadAhead` rounded down to whole blocks, at most a
     /// quarter of the capacity (so that read-ahead does not evict itself).
     public let maxReadAhead: Int
+    /// The largest range one GET asks for: a longer run of missing blocks is fetched by several GETs at once.
+    public let maxGetSize: Int
 
     private let store: any ObjectStore
     private let logger: Logger
@@ -49,8 +52,8 @@ public final class BlockCache: Sendable {
     ///   - diskDirectory: where blocks are kept on disk too (`DiskBlockStore`), up to `diskCapacity` bytes; nil
     ///     for none. Never with plaintext of encrypted files.
     public init(store: any ObjectStore, blockSize: Int = 64 << 10, capacity: Int = 256 << 20,
-                maxReadAhead: Int = 8 << 20, diskDirectory: String? = nil, diskCapacity: Int = 0,
-                logger: Logger = Logger(label: "coffer.cache")) {
+                maxReadAhead: Int = 32 << 20, maxGetSize: Int = 4 << 20, diskDirectory: String? = nil,
+                diskCapacity: Int = 0, logger: Logger = Logger(label: "coffer.cache")) {
         precondition(blockSize > 0, "the block size must be positive")
         precondition(capacity >= 0 && maxReadAhead >= 0, "the capacity and read-ahead must not be negative")
         self.store = store
@@ -58,6 +61,7 @@ public final class BlockCache: Sendable {
         self.capacity = capacity
         let windowBlocks = min(maxReadAhead, capacity / 4) / blockSize
         self.maxReadAhead = windowBlocks * blockSize
+        self.maxGetSize = max(blockSize, maxGetSize)
         self.logger = logger
         self.state = Mutex(CacheState(readAhead: ReadAheadTracker(blockSize: UInt64(blockSize),
                                                                   maxWindowBlocks: UInt64(windowBlocks))))
@@ -76,24 +80,36 @@ public final class BlockCache: Sendable {
     ///   any other error of the store.
     public func read(key: String, etag: String, size: UInt64, offset: UInt64,
                      count: Int) async throws(ObjectStoreError) -> [UInt8] {
+        let segments = try await readSegments(key: key, etag: etag, size: size, offset: offset, count: count)
+        guard segments.count != 1 else { return Array(segments[0]) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(segments.reduce(0) { $0 + $1.count })
+        for segment in segments { bytes += segment }
+        return bytes
+    }
+
+    /// `read`, as the slices of the cached blocks that hold the bytes, in order, without copying them into one
+    /// array (a FUSE reply sends them as they are).
+    public func readSegments(key: String, etag: String, size: UInt64, offset: UInt64,
+                             count: Int) async throws(ObjectStoreError) -> [ArraySlice<UInt8>] {
         guard count > 0, offset < size else { return [] }
         let end = size - offset > UInt64(count) ? offset + UInt64(count) : size
         let sources = plan(key: key, etag: etag, size: size, offset: offset, end: end)
 
         let blockSize = UInt64(self.blockSize)
         let firstBlock = offset / blockSize
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(end - offset))
+        var segments: [ArraySlice<UInt8>] = []
+        segments.reserveCapacity(sources.count)
         for (position, source) in sources.enumerated() {
             let index = firstBlock + UInt64(position)
-            let block: ArraySlice<UInt8>
+            let block: BlockBytes
             switch source {
             case .cached(let cached):
-                block = cached[...]
+                block = cached
             case .fetching(let fetch):
-                block = try await fetch.task.value.get()[Int(index - fetch.firstBlock)][...]
+                block = try await fetch.task.value.get()[Int(index - fetch.firstBlock)]
             case .onDisk(let key):
-                block = try await readFromDisk(key, size: size)[...]
+                block = try await readFromDisk(key, size: size)
             }
             let blockStart = index * blockSize
             guard UInt64(block.count) == min(blockSize, size - blockStart) else {
@@ -103,9 +119,9 @@ public final class BlockCache: Sendable {
             }
             let low = Int(max(offset, blockStart) - blockStart)
             let high = Int(min(end, blockStart + blockSize) - blockStart)
-            bytes += block[(block.startIndex + low)..<(block.startIndex + high)]
+            segments.append(block[(block.startIndex + low)..<(block.startIndex + high)])
         }
-        return bytes
+        return segments
     }
 
     /// Forgets every block of `key` (after the object was rewritten or deleted), in memory and on disk, and its
@@ -152,12 +168,13 @@ public final class BlockCache: Sendable {
 
     /// A block the disk cache holds: read, verified and kept in memory; when it does not verify (or vanished),
     /// fetched from S3 like any missing block.
-    private func readFromDisk(_ block: BlockKey, size: UInt64) async throws(ObjectStoreError) -> [UInt8] {
-        if let bytes = disk?.read(block) {
+    private func readFromDisk(_ block: BlockKey, size: UInt64) async throws(ObjectStoreError) -> BlockBytes {
+        if let read = disk?.read(block) {
+            let bytes = read[...]
             state.withLock { state in
                 if !state.blocks.contains(block) {
                     state.blocks.insert(bytes, for: block)
-                    state.statistics.evictions += state.blocks.evict(downTo: capacity)
+                    state.statistics.evictions += state.blocks.evict(downTo: state.room(in: capacity))
                 }
             }
             return bytes
@@ -173,7 +190,7 @@ public final class BlockCache: Sendable {
 
     /// Where a read finds one block.
     private enum Source: Sendable {
-        case cached([UInt8])
+        case cached(BlockBytes)
         case fetching(CacheState.Fetch)
         case onDisk(BlockKey)
     }
@@ -186,7 +203,15 @@ public final class BlockCache: Sendable {
         let lastBlock = (end - 1) / blockSize
         let blockCount = (size - 1) / blockSize + 1
         return state.withLock { state in
-            let ahead = state.readAhead.record(key: key, etag: etag, offset: offset, end: end, blockCount: blockCount)
+            var ahead = state.readAhead.record(key: key, etag: etag, offset: offset, end: end, blockCount: blockCount)
+            // Read-ahead in flight takes at most half the capacity, for all streams together: beyond that, blocks
+            // fetched ahead would evict each other before they are read. The stream fetches the rest later.
+            let allowed = max(0, capacity / 2 - state.inFlightBytes) / self.blockSize
+            if ahead.count > allowed {
+                let shortened = ahead.lowerBound..<(ahead.lowerBound + UInt64(allowed))
+                state.readAhead.shorten(key: key, batch: ahead, to: shortened.upperBound)
+                ahead = shortened
+            }
             var sources: [Source?] = []
             var missing: [UInt64] = []
             for index in firstBlock...lastBlock {
@@ -214,11 +239,14 @@ public final class BlockCache: Sendable {
                     missing.append(index)
                 }
             }
-            // One GET per run of adjacent missing blocks (`missing` is ascending).
+            // One GET per run of adjacent missing blocks (`missing` is ascending), at most `maxGetSize` each: the
+            // GETs of a long read-ahead window run in parallel.
+            let maxBlocksPerGet = max(1, maxGetSize / self.blockSize)
             var runStart = 0
             while runStart < missing.count {
                 var runEnd = runStart + 1
-                while runEnd < missing.count, missing[runEnd] == missing[runEnd - 1] + 1 { runEnd += 1 }
+                while runEnd < missing.count, missing[runEnd] == missing[runEnd - 1] + 1,
+                      runEnd - runStart < maxBlocksPerGet { runEnd += 1 }
                 let blocks = missing[runStart]..<(missing[runEnd - 1] + 1)
                 let fetch = startFetch(&state, key: key, etag: etag, size: size, blocks: blocks)
                 for index in blocks where index <= lastBlock {
@@ -236,6 +264,11 @@ public final class BlockCache: Sendable {
         let id = state.nextFetchID
         state.nextFetchID += 1
         state.statistics.getRequests += 1
+        // Bytes on their way count against the capacity from now: cached blocks make room for them.
+        let blockSize = UInt64(self.blockSize)
+        let bytes = Int(min(size, blocks.upperBound * blockSize) - blocks.lowerBound * blockSize)
+        state.inFlightBytes += bytes
+        state.statistics.evictions += state.blocks.evict(downTo: state.room(in: capacity))
         let task = Task { [self] in
             await get(key: key, etag: etag, size: size, blocks: blocks, id: id)
         }
@@ -249,17 +282,17 @@ public final class BlockCache: Sendable {
     /// The GET of fetch `id`: the bytes of `blocks`, one array per block, stored in the cache unless the fetch was
     /// abandoned meanwhile. (The arrays are shared with the cache, not copied; they are cut outside the lock.)
     private func get(key: String, etag: String, size: UInt64, blocks: Range<UInt64>,
-                     id: UInt64) async -> Result<[[UInt8]], ObjectStoreError> {
+                     id: UInt64) async -> Result<[BlockBytes], ObjectStoreError> {
         let blockSize = UInt64(self.blockSize)
         let range = (blocks.lowerBound * blockSize)..<min(size, blocks.upperBound * blockSize)
-        var result: Result<[[UInt8]], ObjectStoreError>
+        var result: Result<[BlockBytes], ObjectStoreError>
         do {
             let data = try await store.get(key, range: range, ifMatch: etag)
             if UInt64(data.bytes.count) == UInt64(range.count) {
                 let bytes = data.bytes
                 let step = Int(blockSize)
-                result = .success(blocks.count == 1 ? [bytes] : stride(from: 0, to: bytes.count, by: step).map {
-                    Array(bytes[$0..<min(bytes.count, $0 + step)])
+                result = .success(stride(from: 0, to: bytes.count, by: step).map {
+                    bytes[$0..<min(bytes.count, $0 + step)]
                 })
             } else {
                 result = .failure(.invalidResponse("GET \(key) [\(range)] answered \(data.bytes.count) bytes, "
@@ -273,14 +306,16 @@ public final class BlockCache: Sendable {
         }
         let outcome = result
         state.withLock { state in
-            finish(id, with: outcome, blocks: blocks, key: key, etag: etag, in: &state)
+            finish(id, with: outcome, blocks: blocks, key: key, etag: etag, size: size, in: &state)
         }
         return result
     }
 
     /// Ends fetch `id`: caches its blocks on success, and forgets it either way.
-    private func finish(_ id: UInt64, with result: Result<[[UInt8]], ObjectStoreError>, blocks: Range<UInt64>,
-                        key: String, etag: String, in state: inout CacheState) {
+    private func finish(_ id: UInt64, with result: Result<[BlockBytes], ObjectStoreError>, blocks: Range<UInt64>,
+                        key: String, etag: String, size: UInt64, in state: inout CacheState) {
+        let blockSize = UInt64(self.blockSize)
+        state.inFlightBytes -= Int(min(size, blocks.upperBound * blockSize) - blocks.lowerBound * blockSize)
         switch result {
         case .success(let fetched):
             var stored = false
@@ -296,7 +331,7 @@ public final class BlockCache: Sendable {
             if stored {
                 // This version exists: blocks of older versions will not be read again.
                 state.blocks.removeBlocks(of: key) { $0.etag != etag }
-                state.statistics.evictions += state.blocks.evict(downTo: capacity)
+                state.statistics.evictions += state.blocks.evict(downTo: state.room(in: capacity))
                 disk?.removeBlocks(of: key) { $0.etag != etag }
             }
         case .failure(let error):

@@ -1,3 +1,7 @@
+/// The bytes of one block: a slice of the buffer of the GET that fetched it (a GET of many blocks is not copied
+/// into one array per block).
+typealias BlockBytes = ArraySlice<UInt8>
+
 /// One block of one version of one object: the unit the cache stores.
 ///
 /// The ETag is part of the key, so a block of an older version is never returned for a newer one: a rewritten

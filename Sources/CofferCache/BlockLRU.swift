@@ -6,7 +6,7 @@
 struct BlockLRU {
     private struct Node {
         var key: BlockKey
-        var bytes: [UInt8]
+        var bytes: BlockBytes
         /// The node used just before this one, or -1.
         var older: Int
         /// The node used just after this one, or -1.
@@ -32,14 +32,14 @@ struct BlockLRU {
     }
 
     /// The block's bytes, marking it as the most recently used; nil when it is not cached.
-    mutating func use(_ key: BlockKey) -> [UInt8]? {
+    mutating func use(_ key: BlockKey) -> BlockBytes? {
         guard let slot = slots[key] else { return nil }
         moveToNewest(slot)
         return nodes[slot].bytes
     }
 
     /// Stores a block as the most recently used, replacing any block with the same key.
-    mutating func insert(_ bytes: [UInt8], for key: BlockKey) {
+    mutating func insert(_ bytes: BlockBytes, for key: BlockKey) {
         if let slot = slots[key] {
             totalBytes += bytes.count - nodes[slot].bytes.count
             nodes[slot].bytes = bytes

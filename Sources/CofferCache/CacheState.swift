@@ -9,7 +9,7 @@ struct CacheState: ~Copyable {
         /// The first block of the run.
         var firstBlock: UInt64
         /// The GET, answering the bytes of each block of the run, in order.
-        var task: Task<Result<[[UInt8]], ObjectStoreError>, Never>
+        var task: Task<Result<[BlockBytes], ObjectStoreError>, Never>
     }
 
     var blocks = BlockLRU()
@@ -17,6 +17,12 @@ struct CacheState: ~Copyable {
     var readAhead: ReadAheadTracker
     var statistics = CacheStatistics()
     var nextFetchID: UInt64 = 0
+    /// Bytes of the GETs in flight: counted against the capacity before they arrive, so cached blocks plus bytes on
+    /// their way stay within it.
+    var inFlightBytes = 0
+
+    /// What cached blocks may take while `inFlightBytes` are on their way.
+    func room(in capacity: Int) -> Int { max(0, capacity - inFlightBytes) }
 
     init(readAhead: ReadAheadTracker) {
         self.readAhead = readAhead

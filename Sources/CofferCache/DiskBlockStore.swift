@@ -134,7 +134,7 @@ final class DiskBlockStore: Sendable {
     }
 
     /// Queues `bytes` of `block` to be written (dropped when the queue is full or the disk failed).
-    func write(_ block: BlockKey, _ bytes: [UInt8]) {
+    func write(_ block: BlockKey, _ bytes: BlockBytes) {
         guard capacity > 0, index.withLock({ !$0.writesFailed && $0.entries[block] == nil }) else { return }
         if !writer.enqueue(block, bytes) { index.withLock { $0.dropped += 1 } }
     }
@@ -173,7 +173,7 @@ final class DiskBlockStore: Sendable {
 
     // MARK: - Writing (on the writer's thread)
 
-    private func store(_ block: BlockKey, _ bytes: [UInt8]) {
+    private func store(_ block: BlockKey, _ bytes: BlockBytes) {
         let path = path(of: block)
         let temporary = path + ".tmp"
         let file = Self.encode(block, bytes)
@@ -224,7 +224,7 @@ final class DiskBlockStore: Sendable {
     // MARK: - File format
 
     /// Header (magic, CRC-32 of the rest, key length, ETag length, index, data length), key, ETag, data.
-    static func encode(_ block: BlockKey, _ bytes: [UInt8]) -> [UInt8] {
+    static func encode(_ block: BlockKey, _ bytes: BlockBytes) -> [UInt8] {
         let key = Array(block.key.utf8)
         let etag = Array(block.etag.utf8)
         var file: [UInt8] = magic + [0, 0, 0, 0]

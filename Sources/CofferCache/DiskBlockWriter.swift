@@ -5,7 +5,7 @@ import Synchronization
 /// reads. Its queue holds at most `maxQueuedBytes`; blocks beyond that are refused (the disk cache is a cache).
 final class DiskBlockWriter: Sendable {
     private struct Queue {
-        var jobs: [(BlockKey, [UInt8])] = []
+        var jobs: [(BlockKey, BlockBytes)] = []
         var next = 0
         var bytes = 0
         var busy = false
@@ -21,7 +21,7 @@ final class DiskBlockWriter: Sendable {
     }
 
     /// Starts the thread; `write` runs on it for each queued block, in order.
-    func start(_ write: @escaping @Sendable (BlockKey, [UInt8]) -> Void) {
+    func start(_ write: @escaping @Sendable (BlockKey, BlockBytes) -> Void) {
         let thread = Thread { [self] in
             while let (block, bytes) = nextJob() {
                 write(block, bytes)
@@ -33,7 +33,7 @@ final class DiskBlockWriter: Sendable {
     }
 
     /// Queues a block; false when the queue is full or the writer stopped.
-    func enqueue(_ block: BlockKey, _ bytes: [UInt8]) -> Bool {
+    func enqueue(_ block: BlockKey, _ bytes: BlockBytes) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         let accepted = queue.withLock { queue -> Bool in
@@ -61,11 +61,11 @@ final class DiskBlockWriter: Sendable {
         condition.unlock()
     }
 
-    private func nextJob() -> (BlockKey, [UInt8])? {
+    private func nextJob() -> (BlockKey, BlockBytes)? {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            let job: (BlockKey, [UInt8])?? = queue.withLock { queue in
+            let job: (BlockKey, BlockBytes)?? = queue.withLock { queue in
                 if queue.next < queue.jobs.count {
                     let job = queue.jobs[queue.next]
                     queue.jobs[queue.next].1 = []

@@ -93,6 +93,16 @@ struct ReadAheadTracker {
         return ahead
     }
 
+    /// Only the start of a batch `record` returned is fetched, up to `end` (memory is short): the stream fetches the
+    /// rest with a later batch, triggered by its next forward read.
+    mutating func shorten(key: String, batch: Range<UInt64>, to end: UInt64) {
+        guard var list = streams[key],
+              let i = list.firstIndex(where: { $0.batchStart == batch.lowerBound && $0.prefetchEnd == batch.upperBound })
+        else { return }
+        list[i].prefetchEnd = end
+        streams[key] = list
+    }
+
     /// Forgets the streams of `key` (after the object was rewritten or deleted).
     mutating func forget(key: String) {
         streams[key] = nil

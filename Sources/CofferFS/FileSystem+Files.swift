@@ -112,10 +112,19 @@ extension FileSystem {
     /// not hold are fetched with `If-Match` on that version's ETag, and when another host changed or removed the
     /// object meanwhile the read fails with ESTALE, never returning the other version's bytes.
     public func read(_ inode: UInt64, handle: UInt64, offset: UInt64, count: Int) async throws(FSError) -> [UInt8] {
+        let segments = try await readSegments(inode, handle: handle, offset: offset, count: count)
+        guard segments.count != 1 else { return Array(segments[0]) }
+        return segments.reduce(into: []) { $0 += $1 }
+    }
+
+    /// `read`, as slices of the block cache's buffers (or one array from a staged file), for a reply that sends
+    /// them without copying them into one array first.
+    public func readSegments(_ inode: UInt64, handle: UInt64, offset: UInt64,
+                             count: Int) async throws(FSError) -> [ArraySlice<UInt8>] {
         let current = try record(inode)
         if let staged = current.staged {
             do {
-                return try await staged.read(at: offset, count: count)
+                return [try await staged.read(at: offset, count: count)[...]]
             } catch .baseChanged {
                 throw Self.changedWhileOpen(current.path)
             } catch {
@@ -124,8 +133,8 @@ extension FileSystem {
         }
         guard let etag = current.etag, current.attributes.size > 0, offset < current.attributes.size else { return [] }
         do {
-            return try await cache.read(key: key(of: current.path), etag: etag, size: current.attributes.size,
-                                        offset: offset, count: count)
+            return try await cache.readSegments(key: key(of: current.path), etag: etag, size: current.attributes.size,
+                                                offset: offset, count: count)
         } catch .preconditionFailed, .notFound {
             state.withLock { $0.inodes[inode]?.isSuperseded = true }
             throw Self.changedWhileOpen(current.path)

@@ -67,7 +67,7 @@ public struct FileSystemOptions: Sendable {
                 defaultDirectoryMode: UInt32 = 0o755, metadataTTL: Double = 1, cacheDirectory: String,
                 readOnly: Bool = false, noOverwrite: Bool = false, multipartThreshold: UInt64 = 16 << 20,
                 partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 8, singleCopyLimit: UInt64 = 5 << 30,
-                readCacheCapacity: Int = 256 << 20, writeBackDelay: Double = 0,
+                readCacheCapacity: Int = 160 << 20, writeBackDelay: Double = 0,
                 maxPendingUploadBytes: UInt64 = 1 << 30, backgroundUploads: Int = 16,
                 conflictPolicy: ConflictPolicy = .keepBoth, mountIdentity: String = "", hostName: String = "localhost",
                 metadataCacheEntries: Int = 0, unreferencedInodeLimit: Int = 50_000,

@@ -28,12 +28,8 @@ extension FuseAdapter {
 
     func read(_ request: FuseRequest, inode: UInt64, handle: UInt64, offset: UInt64, count: Int) {
         serve(request, "read", inode: inode) { () throws(FSError) in
-            let bytes = try await self.fileSystem.read(inode, handle: handle, offset: offset, count: count)
-            if bytes.count > count {
-                bytes.withUnsafeBytes { _ = self.replyBuffer(request, UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            } else {
-                self.replyBuffer(request, bytes)
-            }
+            let segments = try await self.fileSystem.readSegments(inode, handle: handle, offset: offset, count: count)
+            self.replySegments(request, segments, limit: count)
         }
     }
 

@@ -122,6 +122,28 @@ final class FuseAdapter: Sendable {
         bytes.withUnsafeBytes { replyBuffer(request, $0) }
     }
 
+    /// `fuse_reply_iov` with `segments` in order, at most `limit` bytes: the kernel copies each segment itself, so
+    /// the bytes of cached blocks are not first copied into one array.
+    func replySegments(_ request: FuseRequest, _ segments: [ArraySlice<UInt8>], limit: Int) {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(segments.count)
+        withVectors(segments[...], limit: limit, into: &vectors) { vectors in
+            tracker.complete { fuse_reply_iov(request.raw, vectors, Int32(vectors.count)) }
+        }
+    }
+
+    /// Runs `body` with an iovec for each of `segments` (up to `limit` bytes), each pointer valid inside its
+    /// segment's `withUnsafeBytes` (nested once per segment: a read has a few dozen at most).
+    private func withVectors(_ segments: ArraySlice<ArraySlice<UInt8>>, limit: Int, into vectors: inout [iovec],
+                             _ body: ([iovec]) -> Void) {
+        guard let first = segments.first, limit > 0 else { return body(vectors) }
+        first.withUnsafeBytes { bytes in
+            let length = min(bytes.count, limit)
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: length))
+            withVectors(segments.dropFirst(), limit: limit - length, into: &vectors, body)
+        }
+    }
+
     /// `fuse_reply_xattr`: the size a buffer needs.
     func replyXattrSize(_ request: FuseRequest, _ size: Int) {
         tracker.complete { fuse_reply_xattr(request.raw, size) }

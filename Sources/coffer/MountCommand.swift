@@ -86,7 +86,7 @@ struct MountCommand: AsyncParsableCommand {
     var metadataTTL: String?
 
     @Option(name: .customLong("read-cache-size"), help: ArgumentHelp(
-        "Memory for cached file contents in MiB (default 256; at least 4). Bounds the mount's memory when reading; "
+        "Memory for cached file contents in MiB (default 160; at least 4). Bounds the mount's memory when reading; "
             + "read-ahead uses at most a quarter of it.", valueName: "MiB"))
     var readCacheSize: String?
 

@@ -16,7 +16,7 @@ struct MountSettings: Equatable {
     var directoryMode: UInt32?
     var metadataTTL: Double = 1
     /// The read cache's memory in MiB (`--read-cache-size`, `-o read_cache_mib=`).
-    var readCacheMiB = 256
+    var readCacheMiB = 160
     /// The disk cache of file contents in MiB (`--data-cache-mib`, `-o data_cache_mib=`); 0 is off.
     var dataCacheMiB = 0
     var cacheDirectory: String?

@@ -118,7 +118,7 @@ struct DiskBlockStoreTests {
     @Test func theFileFormatNamesItsBlockAndChecksIt() throws {
         let block = BlockKey(key: "dir/a file.txt", etag: "0123abcd", index: 42)
         let data = patternBytes(1000, seed: 2)
-        let file = DiskBlockStore.encode(block, data)
+        let file = DiskBlockStore.encode(block, data[...])
         let header = try #require(DiskBlockStore.header(file))
         #expect(header.block == block)
         #expect(header.fileSize == file.count)

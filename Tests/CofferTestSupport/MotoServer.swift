@@ -102,12 +102,15 @@ public struct LoggedRequest: Sendable, CustomStringConvertible {
     public let status: Int
     /// The request's `x-amz-request-payer` header ("" when absent).
     public let requestPayer: String
+    /// Bytes of the response body the server sent.
+    public let responseBytes: Int
 
     init?(line: Substring) {
         let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         guard f.count >= 10 else { return nil }
         method = f[2]; path = f[3]; query = f[4]; isCopy = f[5] == "1"; range = f[6]; status = Int(f[8]) ?? 0
         requestPayer = f.count > 10 ? f[10] : ""
+        responseBytes = Int(f[9]) ?? 0
     }
 
     public var description: String { "\(method) \(path)\(query.isEmpty ? "" : "?" + query) -> \(status)" }
