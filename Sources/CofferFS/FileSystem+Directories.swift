@@ -292,13 +292,14 @@ extension FileSystem {
         }
     }
 
-    /// One HEAD for a listed name: the object for a file, the marker for a directory — none when its record was
-    /// refreshed after `requestedAt` (by a fetch that ended as this one was asked for, or a lookup) while this
-    /// one waited for the budget.
+    /// One HEAD for a listed name: the object for a file, the marker for a directory — none when its record is
+    /// current by now (a fetch that ended just before this one was asked for, or a lookup while it waited for the
+    /// budget) or was refreshed after `requestedAt`.
     private func fetchMetadata(_ name: ListedName, unlessLearntAfter requestedAt: Double) async {
+        let now = Self.monotonicNow()
         let learnt = state.withLock { state -> Bool in
             guard let number = state.byPath[name.path], let record = state.inodes[number] else { return false }
-            return record.validUntil >= requestedAt + options.metadataTTL
+            return record.validUntil > now || record.validUntil >= requestedAt + options.metadataTTL
         }
         if learnt { return }
         let isDirectory = name.type == .directory

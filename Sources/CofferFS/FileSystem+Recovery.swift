@@ -94,15 +94,20 @@ extension FileSystem {
         return summary
     }
 
-    /// Opens the persistent metadata cache (`CACHE/metadata.sqlite`) when it is on. With encryption its rows hold
-    /// both sizes: the stored message's (what listings show, matched) and the file's (what is shown). Rows hold
-    /// metadata only, never file contents.
+    /// Opens the persistent metadata cache (`CACHE/metadata.sqlite`) when it is on, or, when no database can be
+    /// used there, an in-memory one for this mount. With encryption its entries hold both sizes: the stored
+    /// message's (what listings show, matched) and the file's (what is shown). Entries hold metadata only, never
+    /// file contents.
     private func openMetadataCache() {
         guard options.metadataCacheEntries > 0 else { return }
         let directory = options.cacheDirectory.hasSuffix("/") ? String(options.cacheDirectory.dropLast())
             : options.cacheDirectory
-        let cache = ObjectMetadataCache.open(path: directory + "/metadata.sqlite", mount: options.mountIdentity,
-                                             maxEntries: options.metadataCacheEntries, logger: logger)
+        let onDisk = ObjectMetadataCache.open(path: directory + "/metadata.sqlite", mount: options.mountIdentity,
+                                              maxEntries: options.metadataCacheEntries, logger: logger)
+        if onDisk == nil {
+            logger.notice("the metadata cache is kept in memory for this mount only")
+        }
+        let cache: any ObjectMetadataStore = onDisk ?? InMemoryObjectMetadataCache(maxEntries: options.metadataCacheEntries)
         persistentMetadata.withLock { $0 = cache }
     }
 

@@ -23,12 +23,12 @@ import Synchronization
 /// cannot be opened, is damaged or was written by a newer format is set aside (`PATH.unusable`) and replaced by an
 /// empty one, and when even that fails the cache is off (`open` returns nil) — with one warning each time. Only
 /// one mount uses a cache directory at a time (its lock), so one process owns the database.
-public final class ObjectMetadataCache: Sendable {
+public final class ObjectMetadataCache: ObjectMetadataStore {
     /// The schema this version reads and writes (`PRAGMA user_version`). Version 1 had no `visible_size`; it is
     /// added in place.
     static let schemaVersion: Int64 = 2
     /// How far this host's clock may be from S3's for a row written by an upload to match a listing.
-    public static let clockAllowance: TimeInterval = 2
+    public static let clockAllowance = TimeInterval(MetadataEntry.clockAllowance)
 
     /// The database file.
     public let path: String
@@ -169,11 +169,6 @@ public final class ObjectMetadataCache: Sendable {
 
     // MARK: - Reading
 
-    /// The object's metadata when a row matches what a listing shows of it (key, ETag, size, Last-Modified).
-    public func info(matching summary: ObjectSummary) -> ObjectInfo? {
-        info(matching: [summary])[summary.key]
-    }
-
     /// The metadata of each listed object a row matches, by key.
     public func info(matching summaries: [ObjectSummary]) -> [String: ObjectInfo] {
         guard !summaries.isEmpty else { return [:] }
@@ -183,24 +178,19 @@ public final class ObjectMetadataCache: Sendable {
             do throws(SQLiteError) {
                 for summary in summaries {
                     guard let row = try Self.row(summary.key, in: &connection) else { continue }
-                    guard row.etag == summary.etag, row.size == summary.size else { continue }
-                    let listed = Self.seconds(summary.lastModified)
-                    if let exact = row.lastModified {
-                        guard exact == listed else { continue }
-                    } else if let after = row.writtenAfter, let before = row.writtenBefore,
-                              listed >= after - Int64(Self.clockAllowance), listed <= before + Int64(Self.clockAllowance) {
+                    switch row.match(summary) {
+                    case .different:
+                        continue
+                    case .exact:
+                        break
+                    case .pinned(let listed):
                         // The first listing after this mount's write: this is the write's Last-Modified.
                         connection.pin.reset()
                         try connection.pin.bind(summary.key, at: 1)
                         try connection.pin.bind(listed, at: 2)
                         try connection.pin.run()
-                    } else {
-                        continue
                     }
-                    found[summary.key] = ObjectInfo(key: summary.key, size: row.visibleSize ?? row.size, etag: row.etag,
-                                                    lastModified: summary.lastModified, contentType: row.contentType,
-                                                    metadata: row.metadata,
-                                                    storedSize: row.visibleSize == nil ? nil : row.size)
+                    found[summary.key] = row.info(for: summary)
                     connection.touched[summary.key] = connection.clock
                     connection.clock += 1
                 }
@@ -239,20 +229,7 @@ public final class ObjectMetadataCache: Sendable {
         }
     }
 
-    private struct Row {
-        var etag: String
-        /// The stored size, as listings show it.
-        var size: UInt64
-        /// The size the file shows when it differs (the plaintext of an encrypted object).
-        var visibleSize: UInt64?
-        var lastModified: Int64?
-        var writtenAfter: Int64?
-        var writtenBefore: Int64?
-        var contentType: String?
-        var metadata: [String: String]
-    }
-
-    private static func row(_ key: String, in connection: inout Connection) throws(SQLiteError) -> Row? {
+    private static func row(_ key: String, in connection: inout Connection) throws(SQLiteError) -> MetadataEntry? {
         let select = connection.select
         select.reset()
         try select.bind(key, at: 1)
@@ -263,7 +240,7 @@ public final class ObjectMetadataCache: Sendable {
               let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
         else { return nil }
         let visible = select.integer(at: 7).flatMap { $0 >= 0 ? UInt64($0) : nil }
-        return Row(etag: etag, size: UInt64(size), visibleSize: visible, lastModified: select.integer(at: 2),
+        return MetadataEntry(etag: etag, size: UInt64(size), visibleSize: visible, lastModified: select.integer(at: 2),
                    writtenAfter: select.integer(at: 3), writtenBefore: select.integer(at: 4),
                    contentType: select.text(at: 5), metadata: object)
     }
@@ -272,14 +249,14 @@ public final class ObjectMetadataCache: Sendable {
 
     /// Keeps a HEAD answer.
     public func remember(_ info: ObjectInfo) {
-        store(info, lastModified: Self.seconds(info.lastModified), window: nil)
+        store(MetadataEntry(info, window: nil), for: info.key)
     }
 
     /// Keeps what this mount wrote with an upload or a copy that ran from `start` to `end` (this host's clock):
     /// `info` holds the key, the ETag S3 answered, the size (and `storedSize` when the stored one differs),
     /// Content-Type and user metadata; its `lastModified` is not used.
     public func rememberWrite(of info: ObjectInfo, startedAt start: Date, endedAt end: Date) {
-        store(info, lastModified: nil, window: (Self.seconds(start), Self.seconds(end) + 1))
+        store(MetadataEntry(info, window: (MetadataEntry.seconds(start), MetadataEntry.seconds(end) + 1)), for: info.key)
     }
 
     /// Drops the row of `key` (deleted, or replaced by something this mount could not describe).
@@ -313,27 +290,27 @@ public final class ObjectMetadataCache: Sendable {
     /// Rows kept now.
     public var count: Int { connection.withLock { $0.count } }
 
-    private func store(_ info: ObjectInfo, lastModified: Int64?, window: (Int64, Int64)?) {
-        guard let json = try? JSONSerialization.data(withJSONObject: info.metadata, options: [.sortedKeys]) else { return }
+    private func store(_ entry: MetadataEntry, for key: String) {
+        guard let json = try? JSONSerialization.data(withJSONObject: entry.metadata, options: [.sortedKeys]) else { return }
         connection.withLock { connection in
             guard !connection.failed else { return }
             do throws(SQLiteError) {
-                let existed = try Self.row(info.key, in: &connection) != nil
+                let existed = try Self.row(key, in: &connection) != nil
                 let upsert = connection.upsert
                 upsert.reset()
-                try upsert.bind(info.key, at: 1)
-                try upsert.bind(info.etag, at: 2)
-                try upsert.bind(Int64(clamping: info.storedSize ?? info.size), at: 3)
-                try upsert.bind(lastModified, at: 4)
-                try upsert.bind(window?.0, at: 5)
-                try upsert.bind(window?.1, at: 6)
-                try upsert.bind(info.contentType, at: 7)
+                try upsert.bind(key, at: 1)
+                try upsert.bind(entry.etag, at: 2)
+                try upsert.bind(Int64(clamping: entry.size), at: 3)
+                try upsert.bind(entry.lastModified, at: 4)
+                try upsert.bind(entry.writtenAfter, at: 5)
+                try upsert.bind(entry.writtenBefore, at: 6)
+                try upsert.bind(entry.contentType, at: 7)
                 try upsert.bind(String(decoding: json, as: UTF8.self), at: 8)
                 try upsert.bind(connection.clock, at: 9)
-                try upsert.bind(info.storedSize == nil ? nil : Int64(clamping: info.size), at: 10)
+                try upsert.bind(entry.visibleSize.map { Int64(clamping: $0) }, at: 10)
                 try upsert.run()
                 connection.clock += 1
-                connection.touched[info.key] = nil
+                connection.touched[key] = nil
                 if !existed { connection.count += 1 }
                 if connection.count > maxEntries {
                     // Down to 90 %, so that eviction runs once per many inserts.
@@ -370,7 +347,4 @@ public final class ObjectMetadataCache: Sendable {
         logger.warning("the metadata cache failed and is off until the next mount; metadata is fetched with HEAD",
                        metadata: ["path": "\(path)", "error": "\(error)"])
     }
-
-    /// Whole seconds since the epoch, rounded down.
-    static func seconds(_ date: Date) -> Int64 { Int64(floor(date.timeIntervalSince1970)) }
 }
