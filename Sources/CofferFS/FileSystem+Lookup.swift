@@ -103,7 +103,13 @@ extension FileSystem {
         let started = Self.monotonicNow()
         let resolved: RemoteObject?
         do throws(FSError) {
-            resolved = try await resolve(current.path)
+            // A directory whose marker the metadata cache knows: one LIST of its own page shows the marker
+            // unchanged (the directory exists, its metadata known), instead of two HEADs and a LIST.
+            if current.type == .directory, let known = try await directoryFromOwnListing(current.path) {
+                resolved = known
+            } else {
+                resolved = try await resolve(current.path)
+            }
         } catch where error.isUnavailable {
             // S3 is unreachable: the attributes this mount last knew, rather than an error for a file that is there.
             return (try localAttributes(current), options.metadataTTL)

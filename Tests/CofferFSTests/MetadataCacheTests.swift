@@ -96,4 +96,27 @@ struct MetadataCacheTests {
         #expect(!FileManager.default.fileExists(atPath: cache + "/metadata.sqlite"))
         await second.shutdown()
     }
+
+    @Test func getattrOfAnExpiredDirectoryWhoseMarkerIsKnownCostsOneListAndNoHead() async throws {
+        let store = InMemoryObjectStore()
+        let (first, cache) = try await Self.make(store: store)
+        _ = try await first.mkdir(parent: Self.root, name: "d", mode: 0o750, caller: FileSystemTests.me)
+        try await first.fsyncDirectory(Self.root)
+        await first.shutdown()
+
+        let (second, _, _) = try WriteBackTests.make(store: store, cache: cache) {
+            $0.metadataCacheEntries = 10_000
+            $0.metadataTTL = 0.2
+        }
+        _ = try await second.recoverPendingUploads()
+        let directory = try await second.lookup(parent: Self.root, name: "d")
+        #expect(directory.attributes.mode == FileMode.directory | 0o750)
+        try await Task.sleep(for: .milliseconds(300))  // past the TTL
+        store.resetCounts()
+        let (attributes, _) = try await second.getattr(directory.attributes.inode)
+        #expect(attributes.mode == FileMode.directory | 0o750)
+        #expect(store.requestCount(.head) == 0)
+        #expect(store.requestCount(.list) == 1, "the directory's own page shows its marker unchanged")
+        await second.shutdown()
+    }
 }
