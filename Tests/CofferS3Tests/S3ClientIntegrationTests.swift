@@ -206,7 +206,9 @@ struct S3ClientIntegrationTests {
         #expect(etag.hasSuffix("-3"))
         // moto's answer (<CompleteMultipartUploadResponse>) is taken as the success it is: no "answer was lost"
         // recovery (a ListParts or HEAD after the completion) and no second completion.
-        let onBig = moto.server.requests().filter { $0.path.hasSuffix("/" + p + "big") }
+        let onBig = await moto.server.requests(whenComplete: { logged in
+            logged.contains { $0.path.hasSuffix("/" + p + "big") && $0.method == "POST" && $0.query.contains("uploadId") }
+        }).filter { $0.path.hasSuffix("/" + p + "big") }
         #expect(onBig.filter { $0.method == "POST" && $0.query.contains("uploadId") }.count == 1, "\(onBig)")
         #expect(onBig.filter { $0.method == "GET" && $0.query.contains("uploadId") }.count == 1,
                 "only the test's own ListParts: \(onBig)")

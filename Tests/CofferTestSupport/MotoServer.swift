@@ -85,6 +85,20 @@ public final class MotoServer: @unchecked Sendable {
         return text.split(separator: "\n").compactMap(LoggedRequest.init(line:))
     }
 
+    /// The requests logged so far, once `isComplete` says they include what the caller waits for, or after
+    /// `timeout` seconds (the server logs a request when its response body is closed, which can come a moment
+    /// after the client has the whole response).
+    public func requests(whenComplete isComplete: ([LoggedRequest]) -> Bool,
+                         timeout: Double = 5) async -> [LoggedRequest] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var logged = requests()
+        while !isComplete(logged) && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            logged = requests()
+        }
+        return logged
+    }
+
     /// Forgets the requests logged so far, so a test can count what one operation costs.
     public func resetLog() {
         _ = try? FileHandle(forWritingTo: URL(fileURLWithPath: logPath)).truncate(atOffset: 0)
