@@ -169,8 +169,7 @@ public final class BlockCache: Sendable {
     /// A block the disk cache holds: read, verified and kept in memory; when it does not verify (or vanished),
     /// fetched from S3 like any missing block.
     private func readFromDisk(_ block: BlockKey, size: UInt64) async throws(ObjectStoreError) -> BlockBytes {
-        if let read = disk?.read(block) {
-            let bytes = read[...]
+        if let bytes = disk?.read(block) {
             state.withLock { state in
                 if !state.blocks.contains(block) {
                     state.blocks.insert(bytes, for: block)

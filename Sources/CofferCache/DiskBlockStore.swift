@@ -110,7 +110,7 @@ final class DiskBlockStore: Sendable {
 
     /// The bytes of `block`, verified; nil when there is no such block or its file does not verify (then it is
     /// deleted, to be fetched again).
-    func read(_ block: BlockKey) -> [UInt8]? {
+    func read(_ block: BlockKey) -> BlockBytes? {
         let entry: Entry? = index.withLock { index in
             guard var entry = index.entries[block] else { return nil }
             index.clock += 1
@@ -257,14 +257,14 @@ final class DiskBlockStore: Sendable {
     }
 
     /// The data of the block file at `path` when it is whole, its checksum holds and it is `block`'s.
-    static func readVerified(_ path: String, expecting block: BlockKey) -> [UInt8]? {
+    static func readVerified(_ path: String, expecting block: BlockKey) -> BlockBytes? {
         guard let file = FileManager.default.contents(atPath: path).map(Array.init),
               let (found, size) = header(file), found == block, file.count == size else { return nil }
         let stored = UInt32(littleEndian(file, at: 4, count: 4))
         let computed = file.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
         guard stored == computed else { return nil }
         let dataStart = fixedHeaderSize + block.key.utf8.count + block.etag.utf8.count
-        return Array(file[dataStart...])
+        return file[dataStart...]
     }
 
     private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

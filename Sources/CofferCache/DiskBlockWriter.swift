@@ -1,20 +1,16 @@
 import Foundation
-import Synchronization
 
 /// A thread of its own that writes blocks to the disk cache, so that file I/O never runs on the threads serving
 /// reads. Its queue holds at most `maxQueuedBytes`; blocks beyond that are refused (the disk cache is a cache).
-final class DiskBlockWriter: Sendable {
-    private struct Queue {
-        var jobs: [(BlockKey, BlockBytes)] = []
-        var next = 0
-        var bytes = 0
-        var busy = false
-        var stopped = false
-    }
-
+final class DiskBlockWriter: @unchecked Sendable {
     let maxQueuedBytes: Int
-    private let queue = Mutex(Queue())
+    /// Guards everything below and wakes the thread and `waitUntilIdle`.
     private let condition = NSCondition()
+    private var jobs: [(BlockKey, BlockBytes)] = []
+    private var next = 0
+    private var queuedBytes = 0
+    private var busy = false
+    private var stopped = false
 
     init(maxQueuedBytes: Int) {
         self.maxQueuedBytes = maxQueuedBytes
@@ -36,27 +32,24 @@ final class DiskBlockWriter: Sendable {
     func enqueue(_ block: BlockKey, _ bytes: BlockBytes) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        let accepted = queue.withLock { queue -> Bool in
-            guard !queue.stopped, queue.bytes + bytes.count <= maxQueuedBytes else { return false }
-            queue.jobs.append((block, bytes))
-            queue.bytes += bytes.count
-            return true
-        }
-        if accepted { condition.broadcast() }
-        return accepted
+        guard !stopped, queuedBytes + bytes.count <= maxQueuedBytes else { return false }
+        jobs.append((block, bytes))
+        queuedBytes += bytes.count
+        condition.broadcast()
+        return true
     }
 
     /// Blocks until the queue is empty and no write runs.
     func waitUntilIdle() {
         condition.lock()
         defer { condition.unlock() }
-        while queue.withLock({ $0.next < $0.jobs.count || $0.busy }) { condition.wait() }
+        while next < jobs.count || busy { condition.wait() }
     }
 
     /// Ends the thread after the writes queued so far.
     func stop() {
         condition.lock()
-        queue.withLock { $0.stopped = true }
+        stopped = true
         condition.broadcast()
         condition.unlock()
     }
@@ -64,32 +57,25 @@ final class DiskBlockWriter: Sendable {
     private func nextJob() -> (BlockKey, BlockBytes)? {
         condition.lock()
         defer { condition.unlock() }
-        while true {
-            let job: (BlockKey, BlockBytes)?? = queue.withLock { queue in
-                if queue.next < queue.jobs.count {
-                    let job = queue.jobs[queue.next]
-                    queue.jobs[queue.next].1 = []
-                    queue.next += 1
-                    if queue.next == queue.jobs.count {
-                        queue.jobs.removeAll(keepingCapacity: true)
-                        queue.next = 0
-                    }
-                    queue.busy = true
-                    return .some(job)
-                }
-                return queue.stopped ? .some(nil) : nil
-            }
-            if let job { return job }
+        while next == jobs.count {
+            if stopped { return nil }
             condition.wait()
         }
+        let job = jobs[next]
+        jobs[next].1 = []
+        next += 1
+        if next == jobs.count {
+            jobs.removeAll(keepingCapacity: true)
+            next = 0
+        }
+        busy = true
+        return job
     }
 
     private func finishJob(_ size: Int) {
         condition.lock()
-        queue.withLock { queue in
-            queue.bytes -= size
-            queue.busy = false
-        }
+        queuedBytes -= size
+        busy = false
         condition.broadcast()
         condition.unlock()
     }

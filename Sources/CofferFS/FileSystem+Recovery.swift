@@ -108,7 +108,7 @@ extension FileSystem {
             logger.notice("the metadata cache is kept in memory for this mount only")
         }
         let cache: any ObjectMetadataStore = onDisk ?? InMemoryObjectMetadataCache(maxEntries: options.metadataCacheEntries)
-        persistentMetadata.withLock { $0 = cache }
+        metadataStore.withLock { $0 = cache }
     }
 
     /// Registers a recovered record as a pending inode at `path`: a file with its staged data, or a directory
@@ -198,7 +198,7 @@ extension FileSystem {
     /// simulate a crash inside one process.
     public func stopWithoutUploading() {
         queue.stop()
-        persistentMetadata.withLock { $0 = nil }
+        metadataStore.withLock { $0 = nil }
         cacheLock.withLock { $0 = nil }
     }
 }

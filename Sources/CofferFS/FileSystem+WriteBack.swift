@@ -132,7 +132,7 @@ extension FileSystem {
         // The end of the mount: blocks queued for the disk cache are written, the metadata cache is closed and the
         // cache directory free for the next mount.
         cache.flushDiskCache()
-        persistentMetadata.withLock { $0 = nil }
+        metadataStore.withLock { $0 = nil }
         cacheLock.withLock { $0 = nil }
     }
 

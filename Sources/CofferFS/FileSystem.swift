@@ -47,7 +47,7 @@ public final class FileSystem: Sendable {
     let cacheLock = Mutex<CacheDirectoryLock?>(nil)
     /// S3's answers about objects (`options.metadataCacheEntries`): on disk, or in memory when no database can be
     /// used; opened by `recoverPendingUploads` once this mount holds the cache directory; nil when off.
-    let persistentMetadata = Mutex<(any ObjectMetadataStore)?>(nil)
+    let metadataStore = Mutex<(any ObjectMetadataStore)?>(nil)
 
     /// HEADs for metadata in flight at once, for the whole mount (`options.metadataRequestBudget`).
     let metadataRequests: RequestBudget
@@ -56,7 +56,7 @@ public final class FileSystem: Sendable {
     let attributeFetches = Mutex<[String: Task<Void, Never>]>([:])
 
     /// The metadata cache, when it is on.
-    var metadataCache: (any ObjectMetadataStore)? { persistentMetadata.withLock { $0 } }
+    var metadataCache: (any ObjectMetadataStore)? { metadataStore.withLock { $0 } }
 
     /// A filesystem over `store`.
     /// - Parameter encryption: when set, every file written is encrypted (an AWS Encryption SDK message) and files

@@ -15,7 +15,7 @@ import Synchronization
 /// - a HEAD answer (`remember(_:)`): exact, with the object's Last-Modified;
 /// - this mount's own upload or copy (`rememberWrite(of:startedAt:endedAt:)`): S3's answer carries the ETag but not
 ///   the Last-Modified, which S3 sets while the request runs. The row matches a listed Last-Modified inside the
-///   request's time window (this host's clock, widened by `clockAllowance` either side) and is pinned to that
+///   request's time window (this host's clock, widened by `MetadataEntry.clockAllowance` either side) and is pinned to that
 ///   exact time at the first match. The cost of the window: another client's metadata-only change of the same
 ///   bytes within those seconds would be missed until the object is written again.
 ///
@@ -27,8 +27,6 @@ public final class ObjectMetadataCache: ObjectMetadataStore {
     /// The schema this version reads and writes (`PRAGMA user_version`). Version 1 had no `visible_size`; it is
     /// added in place.
     static let schemaVersion: Int64 = 2
-    /// How far this host's clock may be from S3's for a row written by an upload to match a listing.
-    public static let clockAllowance = TimeInterval(MetadataEntry.clockAllowance)
 
     /// The database file.
     public let path: String
