@@ -49,10 +49,13 @@ public final class BlockCache: Sendable {
     ///   - blockSize: the unit of fetching and caching, in bytes (> 0).
     ///   - capacity: the most bytes of blocks kept in memory.
     ///   - maxReadAhead: the largest read-ahead window for sequential reads, in bytes; 0 disables read-ahead.
+    ///   - maxGetSize: the largest range of one GET. 16 MiB by default: a 32 MiB window is fetched by two GETs at
+    ///     once, and fewer, larger GETs cost the server less per byte (a cold `dd` of 512 MiB from the local S3
+    ///     server: 42 GETs and about 0.45 s of server CPU, against 136 GETs and 0.8 s with 4 MiB; 2026-12-07).
     ///   - diskDirectory: where blocks are kept on disk too (`DiskBlockStore`), up to `diskCapacity` bytes; nil
     ///     for none. Never with plaintext of encrypted files.
     public init(store: any ObjectStore, blockSize: Int = 64 << 10, capacity: Int = 256 << 20,
-                maxReadAhead: Int = 32 << 20, maxGetSize: Int = 4 << 20, diskDirectory: String? = nil,
+                maxReadAhead: Int = 32 << 20, maxGetSize: Int = 16 << 20, diskDirectory: String? = nil,
                 diskCapacity: Int = 0, logger: Logger = Logger(label: "coffer.cache")) {
         precondition(blockSize > 0, "the block size must be positive")
         precondition(capacity >= 0 && maxReadAhead >= 0, "the capacity and read-ahead must not be negative")

@@ -7,10 +7,11 @@
 ///
 /// Read-ahead is triggered, as in Linux's readahead, when a read that moves a stream forward reaches the last
 /// batch fetched ahead (at the first forward read of a new stream, the read that created it). The window then
-/// doubles (one block, two, four, ... up to `maxWindowBlocks`) and the next batch, of one window, is fetched right
-/// after what was fetched before. So a `cat` fetches block 0, then 1, 2–3, 4–7, then batches of a whole window,
-/// keeping between one and two windows ahead of the reader; a read that does not move a stream forward (a re-read,
-/// a random read) never fetches anything beyond its own blocks.
+/// doubles (one block, two, four, ... up to `maxWindowBlocks`), and is at least as long as the read, and the next
+/// batch, of one window, is fetched right after what was fetched before. So a `cat` reading 64 KiB at a time
+/// fetches block 0, then 1, 2–3, 4–7, ...; one reading 1 MiB at a time starts with 16 blocks; then batches of a
+/// whole window, keeping between one and two windows ahead of the reader. A read that does not move a stream
+/// forward (a re-read, a random read) never fetches anything beyond its own blocks.
 struct ReadAheadTracker {
     /// How far a read may start past a stream's end and still continue it, at least.
     static let minimumTolerance: UInt64 = 128 << 10
@@ -64,7 +65,10 @@ struct ReadAheadTracker {
             let movesForward = end > stream.nextOffset
             stream.nextOffset = max(stream.nextOffset, end)
             if movesForward, maxWindowBlocks > 0, lastBlock >= stream.batchStart {
-                stream.windowBlocks = stream.windowBlocks == 0 ? 1 : min(maxWindowBlocks, stream.windowBlocks * 2)
+                // At least the read's own size: a 1 MiB read fetches 1 MiB ahead at once, not 64 KiB, 128 KiB, ...
+                let readBlocks = lastBlock - offset / blockSize + 1
+                let doubled = stream.windowBlocks == 0 ? 1 : stream.windowBlocks * 2
+                stream.windowBlocks = min(maxWindowBlocks, max(doubled, readBlocks))
                 let from = max(stream.prefetchEnd, lastBlock + 1)
                 let to = min(blockCount, from + stream.windowBlocks)
                 if from < to {

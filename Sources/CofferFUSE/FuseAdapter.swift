@@ -18,14 +18,17 @@ final class FuseAdapter: Sendable {
     let maxTransferSize: UInt32
     /// Told about each operation served through `serve` (metrics), if any.
     let observer: (any FuseOperationObserver)?
+    /// The kernel's read-ahead for the mount, raised after FUSE_INIT (nil: left as the kernel sets it).
+    let readAhead: KernelReadAhead?
 
     init(fileSystem: FileSystem, logger: Logger, directoryEntryTimeout: Double, maxTransferSize: UInt32,
-         observer: (any FuseOperationObserver)? = nil) {
+         observer: (any FuseOperationObserver)? = nil, readAhead: KernelReadAhead? = nil) {
         self.fileSystem = fileSystem
         self.logger = logger
         self.directoryEntryTimeout = directoryEntryTimeout
         self.maxTransferSize = maxTransferSize
         self.observer = observer
+        self.readAhead = readAhead
     }
 
     /// The adapter a request belongs to (the session's userdata).
@@ -42,6 +45,7 @@ final class FuseAdapter: Sendable {
 
     /// Accepts `req` for a later reply and returns its Swift handle.
     func accept(_ req: fuse_req_t?) -> FuseRequest {
+        readAhead?.raiseIfDue()
         tracker.begin()
         return FuseRequest(raw: req!)
     }

@@ -52,7 +52,9 @@ public final class FuseMount: @unchecked Sendable {
         self.logger = logger
         adapter = FuseAdapter(fileSystem: fileSystem, logger: logger,
                               directoryEntryTimeout: options.directoryEntryTimeout,
-                              maxTransferSize: options.maxTransferSize, observer: observer)
+                              maxTransferSize: options.maxTransferSize, observer: observer,
+                              readAhead: KernelReadAhead(mountpoint: self.mountpoint, bytes: options.maxTransferSize,
+                                                         logger: logger))
     }
 
     /// Checks that `path` can be mounted on and returns it absolute with symlinks resolved.
@@ -117,7 +119,6 @@ public final class FuseMount: @unchecked Sendable {
             return state.unmountRequested
         }
         logger.notice("mounted", metadata: ["mountpoint": "\(mountpoint)", "source": "\(options.fileSystemName)"])
-        raiseReadAhead()
         onMounted?()
         if unmountEarly {
             state.withLock { $0.unmountRequested = false }
@@ -192,24 +193,6 @@ public final class FuseMount: @unchecked Sendable {
             var fuseArguments = fuse_args(argc: Int32(argv.count), argv: argv.baseAddress, allocated: 0)
             defer { fuse_opt_free_args(&fuseArguments) }
             return fuse_session_new(&fuseArguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, userdata)
-        }
-    }
-
-    /// Buffered reads arrive in 128 KiB requests unless the mount's read-ahead is raised (pitfall 10). Best effort;
-    /// reads mountinfo and sysfs only, never the mount itself (no request can be served yet).
-    private func raiseReadAhead() {
-        guard let device = MountTable.mount(at: mountpoint)?.device else { return }
-        let path = "/sys/class/bdi/\(device)/read_ahead_kb"
-        let value = "\(options.maxTransferSize / 1024)\n"
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            logger.debug("cannot raise read-ahead", metadata: ["path": "\(path)"])
-            return
-        }
-        defer { try? handle.close() }
-        do {
-            try handle.write(contentsOf: Data(value.utf8))
-        } catch {
-            logger.debug("cannot raise read-ahead", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

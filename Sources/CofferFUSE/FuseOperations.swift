@@ -200,5 +200,6 @@ extension FuseAdapter {
             "capable": "0x\(String(capable, radix: 16))", "want": "0x\(String(connection.want, radix: 16))",
             "max_write": "\(connection.max_write)", "max_background": "\(connection.max_background)",
         ])
+        readAhead?.sessionStarted()
     }
 }

@@ -8,6 +8,9 @@ internal import CCurlShims
 final class CurlTransfer: @unchecked Sendable {
     /// Error bodies beyond this size are cut (S3 error documents are a few hundred bytes).
     private static let maxErrorBody = 64 * 1024
+    /// curl's receive buffer for GETs (its default is 16 KiB): a ranged GET of megabytes is read from the socket
+    /// and handed to `receiveBody` in a few large pieces rather than thousands of small ones.
+    private static let receiveBufferSize = 512 * 1024
 
     let easy: UnsafeMutableRawPointer
     var continuation: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>?
@@ -78,7 +81,9 @@ final class CurlTransfer: @unchecked Sendable {
         _ = coffer_curl_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
 
         switch request.method {
-        case "GET": _ = coffer_curl_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case "GET":
+            _ = coffer_curl_setopt_long(easy, CURLOPT_HTTPGET, 1)
+            _ = coffer_curl_setopt_long(easy, CURLOPT_BUFFERSIZE, Self.receiveBufferSize)
         case "HEAD": _ = coffer_curl_setopt_long(easy, CURLOPT_NOBODY, 1)
         case "PUT":
             _ = coffer_curl_setopt_long(easy, CURLOPT_UPLOAD, 1)

@@ -99,7 +99,7 @@ struct BlockCacheTests {
         let bytes = patternBytes(32 * Self.mib, seed: 7)
         let etag = try await store.put("movie", bytes: bytes)
         store.resetCounts()
-        let cache = BlockCache(store: store)
+        let cache = BlockCache(store: store, maxGetSize: 4 << 20)
 
         var copy: [UInt8] = []
         copy.reserveCapacity(bytes.count)

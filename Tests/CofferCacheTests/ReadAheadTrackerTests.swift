@@ -25,6 +25,14 @@ struct ReadAheadTrackerTests {
         #expect(ranges == [1..<2, 2..<4, 4..<8, 8..<16, 16..<24, 24..<32])
     }
 
+    @Test func theFirstWindowIsAtLeastTheReadsSize() {
+        // Reads of 4 blocks at a time (1 MiB reads of 256 KiB blocks): no batch is shorter than a read, so the reader
+        // never waits for a window smaller than what it asks for.
+        var tracker = ReadAheadTracker(blockSize: Self.block, maxWindowBlocks: 16)
+        let ranges = aheadOfSequentialReads(&tracker, to: 64 * Self.block, size: 4 * Self.block, blockCount: 64)
+        #expect(ranges == [8..<12, 12..<20, 20..<36, 36..<52, 52..<64])
+    }
+
     @Test func randomReadsAndRereadsFetchNothingAhead() {
         var tracker = ReadAheadTracker(blockSize: Self.block, maxWindowBlocks: 8)
         for block: UInt64 in [5, 20, 9, 30, 1] {

@@ -51,6 +51,36 @@ struct ReadPathMountTests {
         }
     }
 
+    @Test("a cold sequential read: 1 MiB kernel reads, few GETs of up to 16 MiB, no byte fetched twice")
+    func sequentialReadUsesLargeRequests() async throws {
+        let moto = try await SignedMoto.shared()
+        let prefix = uniquePrefix("rp-seq")
+        let local = try ProjectPaths.temporaryDirectory("coffer-rp-local")
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        let size = 40 << 20
+        try await Shell.check("head -c \(size) /dev/urandom > \(local)/big")
+        let bucket = BucketScript(moto: moto)
+        _ = try await bucket.python("s3.upload_file(os.environ['L'] + '/big', bucket, os.environ['P'] + 'big'); print('ok')",
+                                    ["L": local, "P": prefix])
+        try await using(try await MountedCoffer.start(moto: moto, prefix: prefix)) { mount in
+            _ = try await Shell.check("stat \(mount.path("big"))")
+            // The kernel's read-ahead for this mount was raised after FUSE_INIT to one FUSE read (it would be 128 KiB).
+            let readAhead = try await Shell.check("cat /sys/class/bdi/$(mountpoint -d \(mount.mountpoint))/read_ahead_kb")
+            #expect(readAhead.trimmingCharacters(in: .whitespacesAndNewlines) == "1024")
+            moto.server.resetLog()
+            try await Shell.check("dd if=\(mount.path("big")) of=\(local)/copy bs=1M status=none && cmp \(local)/big \(local)/copy")
+            let key = "/" + prefix + "big"
+            let logged = await moto.server.requests { requests in
+                requests.filter { $0.method == "GET" && $0.path.hasSuffix(key) }.reduce(0) { $0 + $1.responseBytes } >= size
+            }
+            let gets = logged.filter { $0.method == "GET" && $0.path.hasSuffix(key) }
+            #expect(gets.allSatisfy { $0.responseBytes <= 16 << 20 }, "\(gets.map(\.responseBytes))")
+            #expect(gets.reduce(0) { $0 + $1.responseBytes } == size, "no byte fetched twice: \(gets.map(\.responseBytes))")
+            // 1 MiB reads start with 1 MiB windows that double to 32 MiB (two GETs of 16 MiB).
+            #expect(gets.count <= 10, "\(gets.count) GETs: \(gets.map(\.responseBytes))")
+        }
+    }
+
     @Test("random 4 KiB reads download one 64 KiB block each")
     func randomReadsFetchSmallBlocks() async throws {
         let moto = try await SignedMoto.shared()

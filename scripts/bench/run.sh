@@ -3,14 +3,14 @@
 # local S3 server, plus the ceiling (boto3 straight to the server), with and without 10 ms of added latency per
 # request. Writes docs/benchmarks.md. Needs root (FUSE mounts) and /dev/fuse. Not part of `make test`.
 #
-#   make bench                  full set, about 50 minutes; replaces docs/benchmarks.md
+#   make bench                  full set, about 65 minutes; replaces docs/benchmarks.md
 #   QUICK=1 make bench          every workload at small sizes, 3 filesystems, under 5 minutes; prints the report
 #                               (kept in the run directory) and leaves docs/benchmarks.md alone
 #   BENCH_ARGS="--systems coffer,s3fs-default --modes lat0" make bench      a subset (see below)
 #   scripts/bench/run.sh [bench.py options]                                 the same without make
 #
 # bench.py options: --systems coffer,s3fs-default,s3fs-tuned,rclone-off,rclone-full  --modes lat0,lat10
-#   --workloads write,read,randread,create,ls,ls-warm,rsync,rsync-again,rsync-warm,mv-file,mv-dir  --lat-workloads ...
+#   --workloads write,read,randread,read-warm,create,ls,ls-warm,rsync,rsync-again,rsync-warm,mv-file,mv-dir  --lat-workloads ...
 #   --delay-ms 10  --big-mib N  --no-ceiling  --doc PATH  --work DIR (default /var/tmp/coffer-bench, or BENCH_WORK)
 # A run with other options than the full defaults writes docs/benchmarks.md only if given --doc.
 set -euo pipefail

@@ -48,6 +48,9 @@ SYSTEMS = {
     "coffer": {
         "command": coffer, "settle": 4.0, "binary": "coffer",
         "options": "defaults: metadata TTL 1 s, write-back 1.5 s after the last close (PUT up to 16 MiB, else multipart, 8 parts in flight)",
+        # The disk cache is off by default; read-warm turns it on (as s3fs-tuned's use_cache and rclone-full's
+        # VFS cache are on in their rows).
+        "disk_cache": ["--data-cache-mib", "1024"],
     },
     "coffer-enc": {
         "command": coffer_encrypted, "settle": 4.0, "binary": "coffer", "encrypted": True,
