@@ -282,22 +282,21 @@ public final class BlockCache: Sendable {
     }
 
     /// The GET of fetch `id`: the bytes of `blocks`, one array per block, stored in the cache unless the fetch was
-    /// abandoned meanwhile. (The arrays are shared with the cache, not copied; they are cut outside the lock.)
+    /// abandoned meanwhile. (The arrays are shared with the cache, not copied.)
     private func get(key: String, etag: String, size: UInt64, blocks: Range<UInt64>,
                      id: UInt64) async -> Result<[BlockBytes], ObjectStoreError> {
         let blockSize = UInt64(self.blockSize)
         let range = (blocks.lowerBound * blockSize)..<min(size, blocks.upperBound * blockSize)
         var result: Result<[BlockBytes], ObjectStoreError>
         do {
-            let data = try await store.get(key, range: range, ifMatch: etag)
-            if UInt64(data.bytes.count) == UInt64(range.count) {
-                let bytes = data.bytes
-                let step = Int(blockSize)
-                result = .success(stride(from: 0, to: bytes.count, by: step).map {
-                    bytes[$0..<min(bytes.count, $0 + step)]
-                })
+            // One array per block, received as such: the cache frees exactly the blocks it evicts.
+            let pieces = try await store.get(key, range: range, ifMatch: etag, pieceSize: Int(blockSize))
+            let received = pieces.reduce(0) { $0 + $1.count }
+            if received == range.count, pieces.count == blocks.count,
+               pieces.dropLast().allSatisfy({ $0.count == Int(blockSize) }) {
+                result = .success(pieces.map { $0[...] })
             } else {
-                result = .failure(.invalidResponse("GET \(key) [\(range)] answered \(data.bytes.count) bytes, "
+                result = .failure(.invalidResponse("GET \(key) [\(range)] answered \(received) bytes, "
                                                    + "not \(range.count) (is the object's size \(size) right?)"))
             }
         } catch {

@@ -30,6 +30,8 @@ final class CurlTransfer: @unchecked Sendable {
     private var status = 0
     private var responseHeaders = HTTPHeaders()
     private var responseBody: [UInt8] = []
+    private var responsePieces: [[UInt8]] = []
+    private var pieceSize = 0
     private var responseCount: UInt64 = 0
     private var sinkFile: Int32 = -1
     private var sinkOffset: UInt64 = 0
@@ -122,10 +124,16 @@ final class CurlTransfer: @unchecked Sendable {
         headerList = list
         _ = coffer_curl_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeRawPointer(list))
 
-        if case .file(let path, let offset) = request.responseSink {
+        switch request.responseSink {
+        case .memory:
+            break
+        case .file(let path, let offset):
             sinkFile = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard sinkFile >= 0 else { throw .localIO("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
             sinkOffset = offset
+        case .pieces(let size):
+            guard size > 0 else { throw .invalidRequest("the piece size must be positive, not \(size)") }
+            pieceSize = size
         }
     }
 
@@ -200,6 +208,8 @@ final class CurlTransfer: @unchecked Sendable {
                 }
                 written += n
             }
+        } else if success, pieceSize > 0 {
+            receivePieces(data, count: count)
         } else {
             if responseBody.isEmpty, success, let length = responseHeaders["Content-Length"].flatMap(Int.init), length > 0 {
                 responseBody.reserveCapacity(length)
@@ -214,13 +224,34 @@ final class CurlTransfer: @unchecked Sendable {
         return count
     }
 
+    /// Appends `count` bytes to the pieces, each allocated at its final size (the last one from `Content-Length`).
+    private func receivePieces(_ data: UnsafeMutablePointer<CChar>, count: Int) {
+        let expected = responseHeaders["Content-Length"].flatMap(UInt64.init)
+        var consumed = 0
+        data.withMemoryRebound(to: UInt8.self, capacity: count) { bytes in
+            while consumed < count {
+                if responsePieces.isEmpty || responsePieces[responsePieces.count - 1].count == pieceSize {
+                    let received = responseCount + UInt64(consumed)
+                    let left = expected.map { $0 > received ? Int(min($0 - received, UInt64(pieceSize))) : pieceSize }
+                    var piece: [UInt8] = []
+                    piece.reserveCapacity(left ?? pieceSize)
+                    responsePieces.append(piece)
+                }
+                let last = responsePieces.count - 1
+                let n = min(pieceSize - responsePieces[last].count, count - consumed)
+                responsePieces[last].append(contentsOf: UnsafeBufferPointer(start: bytes + consumed, count: n))
+                consumed += n
+            }
+        }
+    }
+
     /// Called by the loop thread when curl reports the transfer done.
     func finish(_ code: CURLcode) {
         if code == CURLE_OK {
             var httpCode = 0
             _ = coffer_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &httpCode)
             complete(.success(HTTPResponse(status: httpCode, headers: responseHeaders, body: responseBody,
-                                           bodyCount: responseCount)))
+                                           pieces: responsePieces, bodyCount: responseCount)))
             return
         }
         let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

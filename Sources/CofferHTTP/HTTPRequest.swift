@@ -23,6 +23,9 @@ public enum HTTPResponseSink: Sendable, Equatable {
     case memory
     /// Write the body into the file at `path`, starting at `offset`, without holding it in memory.
     case file(path: String, offset: UInt64)
+    /// Collect the body in `HTTPResponse.pieces`, arrays of `size` bytes each (the last may be shorter): a block
+    /// cache keeps them as they are, with no buffer of the whole body and no copy.
+    case pieces(size: Int)
 }
 
 /// One HTTP request, fully described by value.
@@ -57,15 +60,19 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body, when the request's sink was `.memory` or the status was not 2xx.
     public var body: [UInt8]
+    /// The body of a 2xx response to a request whose sink was `.pieces`.
+    public var pieces: [[UInt8]]
     /// The number of body bytes received, wherever they were written.
     public var bodyCount: UInt64
 
     /// A response as received.
-    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], bodyCount: UInt64? = nil) {
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], pieces: [[UInt8]] = [],
+                bodyCount: UInt64? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
-        self.bodyCount = bodyCount ?? UInt64(body.count)
+        self.pieces = pieces
+        self.bodyCount = bodyCount ?? UInt64(body.count + pieces.reduce(0) { $0 + $1.count })
     }
 
     /// True for 2xx statuses.

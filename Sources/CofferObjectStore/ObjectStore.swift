@@ -14,6 +14,12 @@ public protocol ObjectStore: Sendable {
     /// - Throws: `.notFound` when there is no such object, with or without `ifMatch`.
     func get(_ key: String, range: Range<UInt64>?, ifMatch: String?) async throws(ObjectStoreError) -> ObjectData
 
+    /// `range` of an object's bytes in arrays of `pieceSize` bytes each (the last may be shorter), as
+    /// `get(_:range:ifMatch:)` would return them. The S3 store receives them that way, with no buffer of the whole
+    /// range (a block cache keeps the pieces as its blocks); the default cuts the bytes `get` returns.
+    func get(_ key: String, range: Range<UInt64>, ifMatch: String?,
+             pieceSize: Int) async throws(ObjectStoreError) -> [[UInt8]]
+
     /// Writes an object's bytes, or `range` of them, into the file at `path` starting at `fileOffset`,
     /// without holding them in memory. Returns the object's metadata and the number of bytes written.
     func get(_ key: String, range: Range<UInt64>?, ifMatch: String?, intoFile path: String,
@@ -63,6 +69,17 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    /// The bytes of `get(_:range:ifMatch:)`, cut into pieces (copied): stores and decorators that do not receive
+    /// pieces themselves answer through their own `get`.
+    public func get(_ key: String, range: Range<UInt64>, ifMatch: String?,
+                    pieceSize: Int) async throws(ObjectStoreError) -> [[UInt8]] {
+        precondition(pieceSize > 0, "the piece size must be positive")
+        let bytes = try await get(key, range: range, ifMatch: ifMatch).bytes
+        return stride(from: 0, to: bytes.count, by: pieceSize).map {
+            Array(bytes[$0..<min(bytes.count, $0 + pieceSize)])
+        }
+    }
+
     /// The whole object.
     public func get(_ key: String) async throws(ObjectStoreError) -> ObjectData {
         try await get(key, range: nil, ifMatch: nil)

@@ -27,6 +27,23 @@ extension S3Client {
         return ObjectData(bytes: response.body, info: info)
     }
 
+    /// `range` of an object's bytes (not empty), received in arrays of `pieceSize` bytes (the last may be shorter),
+    /// with no buffer of the whole range.
+    /// - Throws: `.invalidResponse` when the answer does not hold exactly the range.
+    public func getObjectPieces(_ key: String, range: Range<UInt64>, ifMatch: String?,
+                                pieceSize: Int) async throws(S3Error) -> [[UInt8]] {
+        let operation = getOperation(key, range: range, ifMatch: ifMatch, ifNoneMatch: nil,
+                                     sink: .pieces(size: pieceSize))
+        let response = try await perform(operation)
+        guard response.bodyCount == UInt64(range.count) else {
+            throw S3Error(kind: .invalidResponse, code: .internalError,
+                          message: "GET of \(range.count) bytes answered \(response.bodyCount) bytes",
+                          status: response.status, operation: "GetObject",
+                          resource: "s3://\(configuration.bucket)/\(key)")
+        }
+        return response.pieces
+    }
+
     /// Writes an object's bytes, or `range` of them, into the file at `path` from `fileOffset`, streaming.
     public func getObject(_ key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil,
                           intoFile path: String, at fileOffset: UInt64) async throws(S3Error) -> (info: ObjectInfo, count: UInt64) {

@@ -18,6 +18,14 @@ public struct S3ObjectStore: ObjectStore {
         try await mapped { () throws(S3Error) in try await client.getObject(key, range: range, ifMatch: ifMatch) }
     }
 
+    public func get(_ key: String, range: Range<UInt64>, ifMatch: String?,
+                    pieceSize: Int) async throws(ObjectStoreError) -> [[UInt8]] {
+        guard !range.isEmpty else { return [] }
+        return try await mapped { () throws(S3Error) in
+            try await client.getObjectPieces(key, range: range, ifMatch: ifMatch, pieceSize: pieceSize)
+        }
+    }
+
     public func get(_ key: String, range: Range<UInt64>?, ifMatch: String?, intoFile path: String,
                     at fileOffset: UInt64) async throws(ObjectStoreError) -> (info: ObjectInfo, count: UInt64) {
         try await mapped { () throws(S3Error) in

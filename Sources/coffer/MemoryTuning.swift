@@ -2,19 +2,19 @@ import Glibc
 
 /// The C allocator settings of the mount process.
 ///
-/// The read path receives each ranged GET (up to 16 MiB, `BlockCache.maxGetSize`) into one buffer, keeps it as
-/// blocks until the cache evicts them, then frees it. By default glibc serves such sizes with a mapping of their
-/// own, returned to the system when freed: every GET then faults in fresh zeroed pages, one fault per 4 KiB (a
-/// quarter of the mount's CPU time in a cold `dd` of 512 MiB, measured 2026-12-07). Served from the heap
-/// instead, a freed buffer's pages are reused by the next GET. glibc would raise its threshold on its own when
-/// such blocks are freed, but only step by step and only up to 32 MiB; these settings fix it above the largest
-/// GET, and keep up to the same amount free at the top of a heap instead of trimming it after every free. Peak
-/// RSS stays within the read cache's bound plus about 60 MiB (docs/configuration.md, `--read-cache-size`).
+/// The read path receives each GET into arrays of one block (64 KiB), kept by the cache until it evicts them, so
+/// the heap is mostly made of chunks of one size that a freed block leaves for the next one. Larger allocations
+/// (curl's receive buffers, upload bodies) get a mapping of their own, returned to the system when freed: glibc
+/// would raise that threshold, up to 32 MiB, each time such a block is freed, and what is freed in the heap mostly
+/// stays in the process, so the threshold is fixed. Free memory at the top of a heap is kept up to
+/// `trimThreshold` rather than given back after every free, so that a cache that evicts and refills does not
+/// fault in fresh zeroed pages for every block (a cold `dd` of 512 MiB spent a quarter of its CPU time in page
+/// faults when every GET had a fresh mapping; measured 2026-12-07).
 enum MemoryTuning {
     /// Allocations of this many bytes or more get a mapping of their own.
-    static let mappedAllocationThreshold: Int32 = 64 << 20
+    static let mappedAllocationThreshold: Int32 = 256 << 10
     /// Free memory at the top of a heap beyond this is given back to the system.
-    static let trimThreshold: Int32 = 64 << 20
+    static let trimThreshold: Int32 = 32 << 20
     /// `M_TRIM_THRESHOLD` and `M_MMAP_THRESHOLD` of glibc's `<malloc.h>`, which the Glibc module does not import
     /// (nor `mallopt`).
     private static let trimThresholdParameter: Int32 = -1

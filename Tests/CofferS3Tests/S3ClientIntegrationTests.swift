@@ -104,6 +104,31 @@ struct S3ClientIntegrationTests {
         #expect(Array(onDisk[100...]) == Array(data[4096..<(4096 + 300_000)]))
     }
 
+    @Test func aRangeReceivedInPiecesOfOneBlock() async throws {
+        let moto = try await SignedMoto.shared()
+        let s3 = moto.client()
+        let key = Self.prefix("pieces") + "p"
+        let data = Self.bytes(1 << 20, seed: 5)
+        let etag = try await s3.putObject(key, body: .bytes(data))
+        let range: Range<UInt64> = 1000..<150_000
+        let pieces = try await s3.getObjectPieces(key, range: range, ifMatch: etag, pieceSize: 65536)
+        #expect(pieces.map(\.count) == [65536, 65536, 17928])
+        #expect(pieces.flatMap { $0 } == Array(data[1000..<150_000]))
+        // Through the store, as the block cache asks: the same pieces; a changed object is .preconditionFailed.
+        let store = S3ObjectStore(client: s3)
+        #expect(try await store.get(key, range: range, ifMatch: etag, pieceSize: 65536) == pieces)
+        let changed = await #expect(throws: ObjectStoreError.self) {
+            try await store.get(key, range: range, ifMatch: "0123456789abcdef0123456789abcdef", pieceSize: 65536)
+        }
+        if case .preconditionFailed = changed {} else { Issue.record("\(String(describing: changed))") }
+        // A range that ends past the object is cut at its end, as S3 does: fewer bytes than asked is an error here.
+        let past = await #expect(throws: S3Error.self) {
+            try await s3.getObjectPieces(key, range: UInt64(data.count - 10)..<UInt64(data.count + 100), ifMatch: nil,
+                                         pieceSize: 65536)
+        }
+        #expect(past?.kind == .invalidResponse)
+    }
+
     @Test func conditionalRequestsAnswer412() async throws {
         let moto = try await SignedMoto.shared()
         let s3 = moto.client()
