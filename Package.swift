@@ -41,8 +41,11 @@ let package = Package(
             "CofferAWS", "CofferHTTP", "CofferCrypto", "CofferObjectStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Checksums of what Coffer keeps on disk (journal records, cached blocks); CRC-32C in C, for the CPU's
+        // CRC32 instruction.
+        .target(name: "CChecksum"),
+        .target(name: "CofferChecksum", dependencies: ["CChecksum"]),
         // Read side: a block cache of object ranges fetched with ranged GETs.
-        .target(name: "CofferChecksum"),
         .target(name: "CofferCache", dependencies: ["CofferObjectStore", "CofferChecksum",
                                                     .product(name: "Logging", package: "swift-log")]),
         // Write side: files staged on local disk and their upload (single PUT or parallel multipart).
@@ -84,6 +87,7 @@ let package = Package(
         .testTarget(name: "CofferAWSTests", dependencies: ["CofferAWS", "CofferTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferAWS", "CofferTestSupport"],
                     exclude: ["Resources"]),
+        .testTarget(name: "CofferChecksumTests", dependencies: ["CofferChecksum"]),
         .testTarget(name: "CofferCacheTests", dependencies: ["CofferCache", "CofferObjectStore", "CofferTestSupport"]),
         .testTarget(name: "CofferWriteBackTests", dependencies: ["CofferWriteBack", "CofferChecksum", "CofferObjectStore",
                                                                  "CofferTestSupport"]),

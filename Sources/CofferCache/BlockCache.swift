@@ -21,7 +21,9 @@ import Synchronization
 ///   `cat` of a large file therefore keeps one to two windows ahead of the reader with several GETs in flight.
 ///   Random reads fetch no read-ahead.
 /// - **Disk.** With a disk directory, fetched blocks are also written there (`DiskBlockStore`) and read from it
-///   when they are not in memory, across remounts.
+///   when they are not in memory, across remounts. Read-ahead in flight fits in what the disk cache's writer can
+///   still queue, so a sequential read keeps every block it fetches (a block the writer's full queue refuses is
+///   not kept on disk).
 /// - **Memory.** Cached blocks are evicted least recently used first so that, with the bytes of the GETs in flight
 ///   (counted from the moment they are sent), they take at most `capacity` bytes.
 /// - **Errors** of the store are thrown to the reads that needed the failed GET and are never cached: the next
@@ -208,7 +210,11 @@ public final class BlockCache: Sendable {
             var ahead = state.readAhead.record(key: key, etag: etag, offset: offset, end: end, blockCount: blockCount)
             // Read-ahead in flight takes at most half the capacity, for all streams together: beyond that, blocks
             // fetched ahead would evict each other before they are read. The stream fetches the rest later.
-            let allowed = max(0, capacity / 2 - state.inFlightBytes) / self.blockSize
+            // With a disk cache, read-ahead also fits in what its writer's queue can take: blocks it could not queue
+            // would not be kept, and the next read of the file would download them again.
+            let memoryRoom = capacity / 2 - state.inFlightBytes
+            let diskRoom = disk.map { $0.writeRoom - state.inFlightBytes } ?? memoryRoom
+            let allowed = max(0, min(memoryRoom, diskRoom)) / self.blockSize
             if ahead.count > allowed {
                 let shortened = ahead.lowerBound..<(ahead.lowerBound + UInt64(allowed))
                 state.readAhead.shorten(key: key, batch: ahead, to: shortened.upperBound)

@@ -9,7 +9,7 @@ import Synchronization
 /// - **Keys.** A block is stored under its object's key, ETag and index, like in memory: a new version of an object
 ///   (a new ETag) never finds the old version's bytes, so the disk cache is never stale and needs no TTL.
 /// - **Files.** One file per block, `blocks/XX/HASH-INDEX`, with a header naming the key, ETag and index and a
-///   CRC-32 of everything after it. A block that does not verify (a torn write, a damaged disk, another key under
+///   CRC-32C of everything after it. A block that does not verify (a torn write, a damaged disk, another key under
 ///   the same hash) is deleted and read from S3 again; it is never returned. Files are written to a temporary name
 ///   and renamed, so a crash leaves the old state or the new one.
 /// - **Bound.** At most `capacity` bytes of blocks; past it, the least recently used go first (down to 90 %).
@@ -71,9 +71,10 @@ final class DiskBlockStore: Sendable {
     private let index: Mutex<Index>
     private let writer: DiskBlockWriter
 
-    /// The header's fixed part: magic, CRC-32, key length, ETag length, index, data length.
+    /// The header's fixed part: magic, CRC-32C, key length, ETag length, index, data length. The magic is "CFB2":
+    /// files of the first format ("CFB1", CRC-32) are not blocks to the scan at mount, which deletes them.
     static let fixedHeaderSize = 28
-    private static let magic: [UInt8] = Array("CFB1".utf8)
+    private static let magic: [UInt8] = Array("CFB2".utf8)
 
     /// A store in `directory` (created when missing) holding at most `capacity` bytes, with the blocks a previous
     /// mount left there; nil, with a warning, when the directory cannot be used.
@@ -139,6 +140,12 @@ final class DiskBlockStore: Sendable {
         if !writer.enqueue(block, bytes) { index.withLock { $0.dropped += 1 } }
     }
 
+    /// The bytes the writer's queue can still take: `BlockCache` fetches no more read-ahead than this (with the
+    /// GETs in flight counted), so that a sequential read does not fetch faster than the disk cache keeps blocks.
+    var writeRoom: Int {
+        max(0, writer.maxQueuedBytes - writer.backlog)
+    }
+
     /// Deletes the blocks of `key` that `shouldRemove` selects (all by default).
     func removeBlocks(of key: String, where shouldRemove: (BlockKey) -> Bool = { _ in true }) {
         let removed: [String] = index.withLock { index in
@@ -176,12 +183,17 @@ final class DiskBlockStore: Sendable {
     private func store(_ block: BlockKey, _ bytes: BlockBytes) {
         let path = path(of: block)
         let temporary = path + ".tmp"
-        let file = Self.encode(block, bytes)
+        let header = Self.header(of: block, bytes)
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            try Self.writeAll(file, to: temporary)
+            do {
+                try Self.write(header, bytes, to: temporary)
+            } catch POSIXError.ENOENT {
+                // The first block of its directory (or the directory was deleted under the mount).
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+                try Self.write(header, bytes, to: temporary)
+            }
             guard rename(temporary, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         } catch {
             unlink(temporary)
@@ -200,7 +212,7 @@ final class DiskBlockStore: Sendable {
         }
         let over: Bool = index.withLock { index in
             index.clock += 1
-            index.insert(block, Entry(path: path, size: file.count, lastUse: index.clock))
+            index.insert(block, Entry(path: path, size: header.count + bytes.count, lastUse: index.clock))
             index.writes += 1
             return index.totalBytes > capacity
         }
@@ -223,22 +235,23 @@ final class DiskBlockStore: Sendable {
 
     // MARK: - File format
 
-    /// Header (magic, CRC-32 of the rest, key length, ETag length, index, data length), key, ETag, data.
-    static func encode(_ block: BlockKey, _ bytes: BlockBytes) -> [UInt8] {
+    /// The header of the file of `block` holding `bytes`: magic, CRC-32C of everything after it (the rest of the
+    /// header and the data), key length, ETag length, index, data length, key, ETag. The data follows it.
+    static func header(of block: BlockKey, _ bytes: BlockBytes) -> [UInt8] {
         let key = Array(block.key.utf8)
         let etag = Array(block.etag.utf8)
-        var file: [UInt8] = magic + [0, 0, 0, 0]
-        file.reserveCapacity(fixedHeaderSize + key.count + etag.count + bytes.count)
-        appendLittleEndian(UInt32(key.count), to: &file)
-        appendLittleEndian(UInt32(etag.count), to: &file)
-        appendLittleEndian(block.index, to: &file)
-        appendLittleEndian(UInt32(bytes.count), to: &file)
-        file += key
-        file += etag
-        file += bytes
-        let crc = file.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
-        for offset in 0..<4 { file[4 + offset] = UInt8(truncatingIfNeeded: crc >> (8 * offset)) }
-        return file
+        var header: [UInt8] = magic + [0, 0, 0, 0]
+        header.reserveCapacity(fixedHeaderSize + key.count + etag.count)
+        appendLittleEndian(UInt32(key.count), to: &header)
+        appendLittleEndian(UInt32(etag.count), to: &header)
+        appendLittleEndian(block.index, to: &header)
+        appendLittleEndian(UInt32(bytes.count), to: &header)
+        header += key
+        header += etag
+        let headerCRC = header.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum($0, continuing: headerCRC) }
+        for offset in 0..<4 { header[4 + offset] = UInt8(truncatingIfNeeded: crc >> (8 * offset)) }
+        return header
     }
 
     /// What a file's header says: the block and the whole file's expected size; nil when it is not one.
@@ -258,10 +271,10 @@ final class DiskBlockStore: Sendable {
 
     /// The data of the block file at `path` when it is whole, its checksum holds and it is `block`'s.
     static func readVerified(_ path: String, expecting block: BlockKey) -> BlockBytes? {
-        guard let file = FileManager.default.contents(atPath: path).map(Array.init),
-              let (found, size) = header(file), found == block, file.count == size else { return nil }
+        guard let file = readWhole(path), let (found, size) = header(file), found == block, file.count == size
+        else { return nil }
         let stored = UInt32(littleEndian(file, at: 4, count: 4))
-        let computed = file.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
+        let computed = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
         guard stored == computed else { return nil }
         let dataStart = fixedHeaderSize + block.key.utf8.count + block.etag.utf8.count
         return file[dataStart...]
@@ -277,21 +290,48 @@ final class DiskBlockStore: Sendable {
         return value
     }
 
-    private static func writeAll(_ bytes: [UInt8], to path: String) throws {
+    /// Creates (or truncates) the file at `path` holding `header` then `bytes`.
+    /// - Throws: `POSIXError` of the failed call (`.ENOENT` when its directory is missing).
+    private static func write(_ header: [UInt8], _ bytes: BlockBytes, to path: String) throws {
         let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(descriptor) }
-        var written = 0
-        try bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let result = Glibc.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-                guard result > 0 else {
-                    if result < 0 && errno == EINTR { continue }
-                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        for part in [header[...], bytes] {
+            try part.withUnsafeBytes { buffer in
+                var written = 0
+                while written < buffer.count {
+                    let result = Glibc.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                    guard result > 0 else {
+                        if result < 0 && errno == EINTR { continue }
+                        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                    }
+                    written += result
                 }
-                written += result
             }
         }
+    }
+
+    /// The whole file at `path` (one block file: tens of KiB), read into one array; nil when it cannot be read.
+    private static func readWhole(_ path: String) -> [UInt8]? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_size >= 0, status.st_size < 1 << 30 else { return nil }
+        let size = Int(status.st_size)
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let result = Glibc.read(descriptor, buffer.baseAddress! + done, size - done)
+                if result < 0 && errno == EINTR { continue }
+                guard result > 0 else { break }
+                done += result
+            }
+            complete = done == size
+            initialized = done
+        }
+        return complete ? bytes : nil
     }
 
     /// The blocks a previous mount left in `directory`: each file's header is read (not its data: that is

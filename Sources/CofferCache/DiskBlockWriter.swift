@@ -39,6 +39,13 @@ final class DiskBlockWriter: @unchecked Sendable {
         return true
     }
 
+    /// The bytes of the blocks waiting to be written.
+    var backlog: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedBytes
+    }
+
     /// Blocks until the queue is empty and no write runs.
     func waitUntilIdle() {
         condition.lock()

@@ -115,14 +115,40 @@ struct DiskBlockStoreTests {
         #expect(second.statistics.diskBlocks == 16, "both are written again")
     }
 
+    @Test func aSequentialReadFasterThanTheDiskKeepsEveryBlock() async throws {
+        // The in-memory store answers at once, far faster than block files are written: read-ahead must not fetch
+        // more than the writer's queue takes, or blocks are dropped and the next read downloads them again.
+        let directory = try ProjectPaths.temporaryDirectory("coffer-disk-cache")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = InMemoryObjectStore()
+        let bytes = patternBytes(96 * Self.mib, seed: 4)
+        let etag = try await store.put("f", bytes: bytes)
+        let cache = BlockCache(store: store, capacity: 160 * Self.mib, diskDirectory: directory,
+                               diskCapacity: 256 * Self.mib)
+        #expect(try await Self.readAll(cache, key: "f", etag: etag, size: bytes.count) == bytes)
+        cache.flushDiskCache()
+        #expect(cache.statistics.diskBlocks == 96 * 16, "every 64 KiB block of 96 MiB is on disk")
+        #expect(cache.statistics.readAheadBlocks > 0)
+    }
+
     @Test func theFileFormatNamesItsBlockAndChecksIt() throws {
         let block = BlockKey(key: "dir/a file.txt", etag: "0123abcd", index: 42)
         let data = patternBytes(1000, seed: 2)
-        let file = DiskBlockStore.encode(block, data[...])
+        let file = DiskBlockStore.header(of: block, data[...]) + data
         let header = try #require(DiskBlockStore.header(file))
         #expect(header.block == block)
         #expect(header.fileSize == file.count)
         #expect(DiskBlockStore.header(Array(file.prefix(20))) == nil)
+        // The checksum covers the header after it and the data: the file reads back, and one flipped data byte fails.
+        let directory = try ProjectPaths.temporaryDirectory("coffer-block-format")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/block"
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        #expect(DiskBlockStore.readVerified(path, expecting: block).map(Array.init) == data)
+        var damaged = file
+        damaged[damaged.count - 1] ^= 1
+        try Data(damaged).write(to: URL(fileURLWithPath: path))
+        #expect(DiskBlockStore.readVerified(path, expecting: block) == nil)
     }
 
     @Test func anUnusableDirectoryMeansNoDiskCacheAndReadsStillWork() async throws {
