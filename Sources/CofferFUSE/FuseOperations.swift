@@ -177,6 +177,8 @@ extension FuseAdapter {
     /// - `max_background` 64 and `congestion_threshold` 48 (the kernel's defaults are 12 and 9): the kernel's
     ///   read-ahead requests of several files read at once, or of one file read by several processes, are not
     ///   queued behind a dozen in flight; the core serves them from its own read-ahead in parallel.
+    /// - The kernel's read-ahead (128 KiB, and INIT can only lower it) is raised to `max_read` by the first request
+    ///   after this reply (`KernelReadAhead`).
     /// Background requests (the kernel's read-ahead) in flight at once, and the count above which the kernel
     /// treats the mount as congested.
     static let maxBackground: UInt32 = 64
