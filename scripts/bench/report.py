@@ -375,6 +375,8 @@ def render(rundir):
         w("")
 
     w("\n## Setup\n")
+    for note in m.get("notes", []):
+        w(f"- **Note.** {note}")
     mc = m.get("machine", {})
     w(f"- Machine: {mc.get('cpu')}, {mc.get('cores')} cores, {mc.get('memory')}, Linux {mc.get('kernel')}; "
       f"load average at the start {' '.join(mc.get('loadavg_start', []))}, at the end "
