@@ -488,16 +488,23 @@ def wl_write(b, name):
     b.row(name, "write", runs, b.p["big_mib"], "MiB/s", {"s3_size_ok": ok, "s3_size": size})
 
 
-def wl_read(b, name):
+def dd_reads(b, name, warm=None, extra=()):
+    """The measured cold reads of the big file, one per fresh mount: (runs, bytes read by each, whether the last
+    mount's bytes match the file written)."""
     runs, got, same = [], [], None
     for i in range(b.p["reps"]):
-        with b.mount(name) as m:
+        with b.mount(name, warm, extra) as m:
             r = b.measure(name, f"dd if={m.mnt}/big.bin of=/dev/null bs=1M")
             found = re.search(r"^(\d+) bytes", r["stderr"], re.M)
             got.append(int(found.group(1)) if found else None)
             runs.append(r)
             if i == b.p["reps"] - 1:  # not measured: the bytes are the ones written
                 same = subprocess.run(["cmp", "-s", b.data["big"], f"{m.mnt}/big.bin"]).returncode == 0
+    return runs, got, same
+
+
+def wl_read(b, name):
+    runs, got, same = dd_reads(b, name)
     b.row(name, "read", runs, b.p["big_mib"], "MiB/s", {"bytes_read": got, "content_matches": same})
 
 
@@ -508,15 +515,7 @@ def wl_read_warm(b, name):
     with b.mount(name, warm, extra) as m:
         b.measure(name, f"dd if={m.mnt}/big.bin of=/dev/null bs=1M")
     b.mounts_in_workload = []
-    runs, got, same = [], [], None
-    for i in range(b.p["reps"]):
-        with b.mount(name, warm, extra) as m:
-            r = b.measure(name, f"dd if={m.mnt}/big.bin of=/dev/null bs=1M")
-            found = re.search(r"^(\d+) bytes", r["stderr"], re.M)
-            got.append(int(found.group(1)) if found else None)
-            runs.append(r)
-            if i == b.p["reps"] - 1:  # not measured: the bytes are the ones written
-                same = subprocess.run(["cmp", "-s", b.data["big"], f"{m.mnt}/big.bin"]).returncode == 0
+    runs, got, same = dd_reads(b, name, warm, extra)
     b.row(name, "read-warm", runs, b.p["big_mib"], "MiB/s",
           {"bytes_read": got, "content_matches": same, "options": " ".join(extra)})
     shutil.rmtree(warm, ignore_errors=True)
