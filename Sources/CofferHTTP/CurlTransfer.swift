@@ -32,6 +32,8 @@ final class CurlTransfer: @unchecked Sendable {
     private var responseBody: [UInt8] = []
     private var responsePieces: [[UInt8]] = []
     private var pieceSize = 0
+    /// `Content-Length` of the response, read from the headers once, at its first body bytes.
+    private lazy var expectedBodyLength: UInt64? = responseHeaders["Content-Length"].flatMap(UInt64.init)
     private var responseCount: UInt64 = 0
     private var sinkFile: Int32 = -1
     private var sinkOffset: UInt64 = 0
@@ -211,8 +213,8 @@ final class CurlTransfer: @unchecked Sendable {
         } else if success, pieceSize > 0 {
             receivePieces(data, count: count)
         } else {
-            if responseBody.isEmpty, success, let length = responseHeaders["Content-Length"].flatMap(Int.init), length > 0 {
-                responseBody.reserveCapacity(length)
+            if responseBody.isEmpty, success, let length = expectedBodyLength, length > 0 {
+                responseBody.reserveCapacity(Int(length))
             }
             if success || responseBody.count < CurlTransfer.maxErrorBody {
                 data.withMemoryRebound(to: UInt8.self, capacity: count) {
@@ -226,7 +228,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// Appends `count` bytes to the pieces, each allocated at its final size (the last one from `Content-Length`).
     private func receivePieces(_ data: UnsafeMutablePointer<CChar>, count: Int) {
-        let expected = responseHeaders["Content-Length"].flatMap(UInt64.init)
+        let expected = expectedBodyLength
         var consumed = 0
         data.withMemoryRebound(to: UInt8.self, capacity: count) { bytes in
             while consumed < count {

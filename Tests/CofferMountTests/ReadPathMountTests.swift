@@ -11,6 +11,13 @@ struct ReadPathMountTests {
         moto.server.requests().filter { $0.method == "GET" && $0.path.hasSuffix("/" + key) }
     }
 
+    /// `size` random bytes written to `local` and uploaded with boto3 as `key`.
+    static func uploadRandomFile(moto: SignedMoto, key: String, size: Int, local: String) async throws {
+        try await Shell.check("head -c \(size) /dev/urandom > \(local)")
+        _ = try await BucketScript(moto: moto).python(
+            "s3.upload_file(os.environ['L'], bucket, os.environ['K']); print('ok')", ["L": local, "K": key])
+    }
+
     @Test("a file read again after a remount comes from the disk cache: 0 GETs, the same bytes")
     func diskCacheAcrossRemounts() async throws {
         let moto = try await SignedMoto.shared()
@@ -58,10 +65,7 @@ struct ReadPathMountTests {
         let local = try ProjectPaths.temporaryDirectory("coffer-rp-local")
         defer { try? FileManager.default.removeItem(atPath: local) }
         let size = 40 << 20
-        try await Shell.check("head -c \(size) /dev/urandom > \(local)/big")
-        let bucket = BucketScript(moto: moto)
-        _ = try await bucket.python("s3.upload_file(os.environ['L'] + '/big', bucket, os.environ['P'] + 'big'); print('ok')",
-                                    ["L": local, "P": prefix])
+        try await Self.uploadRandomFile(moto: moto, key: prefix + "big", size: size, local: local + "/big")
         try await using(try await MountedCoffer.start(moto: moto, prefix: prefix)) { mount in
             _ = try await Shell.check("stat \(mount.path("big"))")
             // The kernel's read-ahead for this mount was raised after FUSE_INIT to one FUSE read (it would be 128 KiB).
@@ -87,10 +91,7 @@ struct ReadPathMountTests {
         let prefix = uniquePrefix("rp-rand")
         let local = try ProjectPaths.temporaryDirectory("coffer-rp-local")
         defer { try? FileManager.default.removeItem(atPath: local) }
-        try await Shell.check("head -c 33554432 /dev/urandom > \(local)/big")
-        let bucket = BucketScript(moto: moto)
-        _ = try await bucket.python("s3.upload_file(os.environ['L'] + '/big', bucket, os.environ['P'] + 'big'); print('ok')",
-                                    ["L": local, "P": prefix])
+        try await Self.uploadRandomFile(moto: moto, key: prefix + "big", size: 33554432, local: local + "/big")
         try await using(try await MountedCoffer.start(moto: moto, prefix: prefix)) { mount in
             _ = try await Shell.check("stat \(mount.path("big"))")
             moto.server.resetLog()
